@@ -1,0 +1,129 @@
+"""Unit tests of the reduce, cluster and describe stages on seeded toy data."""
+
+import numpy as np
+import pytest
+from sklearn.manifold import trustworthiness
+from sklearn.metrics import adjusted_rand_score
+
+from clustering.cache import EmbeddingCache
+from clustering.cluster import default_min_cluster_size, fit_clusters, renumber
+from clustering.describe import (
+    central_texts,
+    class_tfidf_keywords,
+    describe_groups,
+    unique_labels,
+)
+from clustering.reduce import reduce_vectors
+
+
+def test_reduction_shapes_and_trustworthiness(blobs):
+    vectors, _ = blobs
+    reduction = reduce_vectors(vectors, n_neighbors=15, n_components=5)
+    assert reduction.cluster_coords.shape == (len(vectors), 5)
+    assert reduction.map_coords.shape == (len(vectors), 2)
+    assert reduction.n_neighbors_used == 15 and reduction.notes == []
+    assert trustworthiness(vectors, reduction.map_coords, n_neighbors=10) > 0.85
+
+
+def test_reduction_is_seeded(blobs):
+    vectors, _ = blobs
+    first = reduce_vectors(vectors, random_state=3)
+    second = reduce_vectors(vectors, random_state=3)
+    np.testing.assert_array_equal(first.cluster_coords, second.cluster_coords)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 12])
+def test_tiny_inputs_reduce_and_cluster_without_error(n):
+    rng = np.random.default_rng(n)
+    vectors = rng.normal(size=(n, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    reduction = reduce_vectors(vectors)
+    assert reduction.map_coords.shape == (n, 2)
+    assert np.isfinite(reduction.map_coords).all()
+    if n < 16:
+        assert reduction.notes, "an adjustment for small data must be noted"
+    clusters = fit_clusters(reduction.cluster_coords)
+    assert clusters.labels.shape == (n,)
+
+
+def test_blobs_are_found(blobs):
+    vectors, truth = blobs
+    reduction = reduce_vectors(vectors)
+    clusters = fit_clusters(reduction.cluster_coords, min_cluster_size=10)
+    assert clusters.n_clusters == 4
+    assert adjusted_rand_score(truth, clusters.labels) > 0.95
+    assert ((clusters.strengths > 0) == (clusters.labels >= 0)).all()
+
+
+def test_one_repeated_text_is_one_group_and_a_lone_text_is_not():
+    one = fit_clusters(np.zeros((1, 5)), np.array([60]))
+    assert one.labels.tolist() == [0] and one.strengths.tolist() == [1.0]
+    lone = fit_clusters(np.zeros((1, 5)), np.array([1]))
+    assert lone.labels.tolist() == [-1]
+
+
+def test_default_min_cluster_size_scales_with_data():
+    sizes = [default_min_cluster_size(n) for n in (4, 24, 1000, 5000, 50000)]
+    assert sizes == [2, 5, 10, 50, 500]
+
+
+def test_renumber_is_by_size_then_first_member():
+    labels = np.array([7, 7, 2, 2, -1, 9, 9, 9])
+    assert renumber(labels).tolist() == [1, 1, 2, 2, -1, 0, 0, 0]
+    assert renumber(labels, weights=np.array([5, 5, 1, 1, 1, 1, 1, 1]))[0] == 0
+
+
+TOY = [
+    "the pasta sauce needs more garlic",
+    "bake the bread with fresh yeast",
+    "garlic bread and tomato sauce",
+    "my laptop battery drains fast",
+    "the laptop screen flickers",
+    "battery and screen replaced on my laptop",
+]
+
+
+def test_keywords_are_distinctive_per_group():
+    keywords = class_tfidf_keywords(TOY, np.array([0, 0, 0, 1, 1, 1]), n_keywords=3)
+    assert "laptop" in keywords[1] and "laptop" not in keywords[0]
+    assert {"garlic", "sauce", "bread"} & set(keywords[0])
+
+
+def test_central_texts_are_members_without_repeats_and_never_too_many():
+    vectors = np.eye(4, dtype=np.float32)
+    vectors[1] = vectors[0]
+    nearest, cohesion = central_texts(vectors, np.array([0, 1, 2]), n_texts=10)
+    assert sorted(nearest.tolist()) == [0, 1, 2]
+    assert 0 < cohesion <= 1
+
+
+def test_labels_are_unique_across_groups():
+    labels = unique_labels({0: ["a", "b", "c"], 1: ["a", "b", "c"], 2: []})
+    assert len(set(labels.values())) == 3
+
+
+def test_describe_groups_counts_rows_and_shares():
+    vectors = np.random.default_rng(0).normal(size=(6, 8))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    groups = describe_groups(
+        TOY,
+        vectors,
+        np.array([0, 0, 0, 1, 1, -1]),
+        np.array([1, 1, 2, 1, 1, 1]),
+        n_central=2,
+    )
+    assert [g.size for g in groups] == [4, 2]
+    assert groups[0].share == pytest.approx(4 / 7)
+    assert all(len(g.central_texts) <= 2 for g in groups)
+    assert set(groups[1].central_texts) <= set(TOY[3:5])
+
+
+def test_cache_round_trip_is_keyed_by_model(tmp_path):
+    vectors = np.arange(6, dtype=np.float32).reshape(2, 3)
+    cache = EmbeddingCache("model-a", tmp_path)
+    cache.put(["x", "y"], vectors)
+    found, missing = cache.get(["y", "z", "x"])
+    assert missing == [1]
+    np.testing.assert_array_equal(found, vectors[[1, 0]])
+    other, missing = EmbeddingCache("model-b", tmp_path).get(["x"])
+    assert other is None and missing == [0]
