@@ -68,7 +68,7 @@ def main() -> None:
 @click.option(
     "--min-cluster-size",
     default=None,
-    help="Smallest group size (default: about 1% of distinct texts).",
+    help="Smallest group size (default: about 2% of distinct texts).",
 )
 @click.option(
     "--min-samples",

@@ -16,17 +16,23 @@ logger = logging.getLogger(__name__)
 
 
 def default_min_cluster_size(n_samples: int) -> int:
-    """Smallest group size used when the user gives none.
+    """Smallest group size tried first when the user gives none.
 
-    About 1% of the distinct texts, at least 5, but never more than a quarter of
-    them (and at least 2), so small inputs can still form groups.
+    About 2% of the distinct texts, at least 5, but never more than a quarter of
+    them (and at least 2), so small inputs can still form groups. If that size
+    merges most texts into one group, :func:`fit_clusters` halves it.
 
     Examples
     --------
     >>> [default_min_cluster_size(n) for n in (5, 24, 2000, 5000)]
-    [2, 5, 20, 50]
+    [2, 5, 40, 100]
     """
-    return max(2, min(max(5, round(n_samples / 100)), n_samples // 4))
+    return max(2, min(max(5, round(n_samples / 50)), n_samples // 4))
+
+
+#: A default-size run whose largest group holds more than this share of the
+#: texts is taken as merged blobs, and the size is halved.
+MERGED_SHARE = 0.5
 
 
 def default_min_samples(min_cluster_size: int) -> int:
@@ -134,16 +140,24 @@ def fit_clusters(
         ms = n - 1
         notes.append(f"min_samples lowered to {ms} for {n} texts")
 
-    import hdbscan
+    # Fit; with the automatic size, halve it while one group swallows most texts.
+    clusterer, labels = _hdbscan(coords, mcs, ms, counts)
+    while (
+        min_cluster_size is None
+        and mcs > 5
+        and _largest_share(labels, counts) > (MERGED_SHARE)
+    ):
+        smaller = max(5, mcs // 2)
+        notes.append(
+            f"min_cluster_size {mcs} merged {_largest_share(labels, counts):.0%} of "
+            f"the texts into one group; tried {smaller} instead"
+        )
+        mcs = smaller
+        ms = min_samples or default_min_samples(mcs)
+        clusterer, labels = _hdbscan(coords, mcs, ms, counts)
+    # TODO: issue 7 replaces this guard with a search scored by a label-free
+    # criterion (relative validity, stability across seeds).
 
-    clusterer = hdbscan.HDBSCAN(
-        min_cluster_size=mcs,
-        min_samples=ms,
-        cluster_selection_method="eom",
-        prediction_data=True,
-    )
-    raw = clusterer.fit_predict(coords)
-    labels = renumber(raw, counts)
     strengths = np.where(labels >= 0, clusterer.probabilities_, 0.0)
     logger.info(
         "HDBSCAN(min_cluster_size=%d, min_samples=%d): %d groups, %d unclustered",
@@ -153,3 +167,23 @@ def fit_clusters(
         (labels < 0).sum(),
     )
     return Clusters(labels, strengths, mcs, ms, notes, clusterer)
+
+
+def _hdbscan(coords: np.ndarray, mcs: int, ms: int, counts: np.ndarray):
+    import hdbscan
+
+    clusterer = hdbscan.HDBSCAN(
+        min_cluster_size=mcs,
+        min_samples=ms,
+        cluster_selection_method="eom",
+        prediction_data=True,
+    )
+    return clusterer, renumber(clusterer.fit_predict(coords), counts)
+
+
+def _largest_share(labels: np.ndarray, counts: np.ndarray) -> float:
+    """Share of all rows held by the largest group (0 when there is none)."""
+    if labels.max(initial=-1) < 0:
+        return 0.0
+    sizes = np.bincount(labels[labels >= 0], weights=counts[labels >= 0])
+    return float(sizes.max() / counts.sum())

@@ -96,16 +96,17 @@ def _as_int(name: str, value: object) -> int | None:
         raise ParameterError(name, allowed, value)
     if isinstance(value, bool):
         raise ParameterError(name, allowed, value)
+    number = value
     if isinstance(value, str):
         try:
-            value = float(value.strip())
+            number = float(value.strip())
         except ValueError:
             raise ParameterError(name, allowed, value) from None
-    if not isinstance(value, numbers.Real) or value != int(value):
+    if not isinstance(number, numbers.Real) or number != int(number):
         raise ParameterError(name, allowed, value)
-    if int(value) < lowest:
+    if int(number) < lowest:
         raise ParameterError(name, allowed, value)
-    return int(value)
+    return int(number)
 
 
 def make_options(**given: object) -> Options:

@@ -1,5 +1,8 @@
-"""The only place that chains the stages: read, prepare, embed, reduce, cluster,
-describe. Reporting is left to :meth:`ClusteringResult.save`.
+"""The main job: read a table, cluster its text column, build the result.
+
+The stages are chained by :class:`clustering.estimator.TextClusterer`; this module
+adds what a table brings (choosing the column, keeping every row and its columns)
+and the run record. Writing files is left to :meth:`ClusteringResult.save`.
 """
 
 from __future__ import annotations
@@ -7,16 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import platform
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
-from clustering.errors import InputError, ParameterError
 from clustering.io import InputTable, read_table, table_from_data
 from clustering.options import Options, make_options
-from clustering.prepare import PreparedTexts, choose_text_column, prepare_texts
+from clustering.prepare import choose_text_column
 from clustering.result import ClusteringResult, build_assignments, build_clusters
 
 logger = logging.getLogger(__name__)
@@ -43,42 +42,6 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
-def _check_against_data(options: Options, prepared: PreparedTexts) -> None:
-    """Limits that depend on the data, checked before the model is loaded."""
-    if prepared.n_kept == 0:
-        reasons = ", ".join(f"{k}: {v}" for k, v in prepared.skipped_counts().items())
-        raise InputError(
-            f"no usable text in column {prepared.column!r}: all {prepared.n_rows} "
-            f"rows were skipped ({reasons or 'no rows'}); choose another column with "
-            "--text-column"
-        )
-    n_distinct = len(prepared.unique_texts)
-    if options.min_cluster_size is not None and options.min_cluster_size > n_distinct:
-        raise ParameterError(
-            "min_cluster_size",
-            f"between 2 and the number of distinct texts ({n_distinct})",
-            options.min_cluster_size,
-        )
-
-
-def _given_embeddings(embeddings: object, prepared: PreparedTexts) -> np.ndarray:
-    """Vectors of the distinct texts taken from per-row ``embeddings``."""
-    vectors = np.asarray(embeddings, dtype=np.float32)
-    if vectors.ndim != 2 or len(vectors) != prepared.n_rows:
-        raise ParameterError(
-            "embeddings",
-            f"an array of shape ({prepared.n_rows}, dim), one row per input row",
-            f"array of shape {vectors.shape}",
-        )
-    first_row = np.full(len(prepared.unique_texts), -1)
-    for row, unique in enumerate(prepared.row_to_unique):
-        if unique >= 0 and first_row[unique] < 0:
-            first_row[unique] = row
-    chosen = vectors[first_row]
-    norms = np.linalg.norm(chosen, axis=1, keepdims=True)
-    return chosen / np.where(norms > 0, norms, 1.0)
-
-
 def run_pipeline(
     table: InputTable,
     options: Options,
@@ -101,88 +64,39 @@ def run_pipeline(
     -------
     ClusteringResult
     """
-    from clustering.cluster import fit_clusters
-    from clustering.describe import describe_groups
-    from clustering.embed import Embedder
-    from clustering.reduce import reduce_vectors
+    from clustering.estimator import TextClusterer
 
     started = datetime.now(timezone.utc)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
 
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = round(now - clock, 3)
-        clock = now
-
-    # Prepare: choose the column, account for every row, check data limits.
+    # Choose the column, then fit the estimator on it.
     column = choose_text_column(table.frame, options.text_column)
-    prepared = prepare_texts(table.frame, column)
-    _check_against_data(options, prepared)
-    texts = prepared.unique_texts
-    lap("prepare")
-
-    # Embed the distinct texts (or take the given vectors).
-    embedder = None
-    if embeddings is not None:
-        vectors = _given_embeddings(embeddings, prepared)
-    else:
-        embedder = Embedder(
-            options.model,
-            batch_size=options.batch_size,
-            show_progress=options.show_progress,
-            cache_dir=options.cache_dir,
-            use_cache=options.use_cache,
-        )
-        vectors = embedder.embed(texts)
-    lap("embed")
-
-    # Reduce, cluster, describe.
-    reduction = reduce_vectors(
-        vectors,
-        n_neighbors=options.n_neighbors,
-        n_components=options.n_components,
-        random_state=options.random_state,
+    params = options.to_dict()
+    params.pop("text_column")
+    estimator = TextClusterer(**params).fit(
+        table.frame[column], embeddings=embeddings, column=column
     )
-    lap("reduce")
-    clusters = fit_clusters(
-        reduction.cluster_coords,
-        prepared.counts,
-        min_cluster_size=options.min_cluster_size,
-        min_samples=options.min_samples,
-    )
-    lap("cluster")
-    groups = describe_groups(
-        texts,
-        vectors,
-        clusters.labels,
-        prepared.counts,
-        n_central=options.n_central,
-        n_keywords=options.n_keywords,
-    )
-    lap("describe")
 
     # Tables and the run record.
+    prepared = estimator.prepared_
+    groups = estimator.groups_
     names = {g.cluster_id: g.label for g in groups}
     assignments = build_assignments(
         table.frame,
-        prepared.skip_reason,
-        prepared.row_to_unique,
-        clusters.labels,
-        clusters.strengths,
-        reduction.map_coords,
+        estimator.skip_reason_,
+        estimator.labels_,
+        estimator.probabilities_,
+        estimator.map_coords_,
         names,
     )
-    n_unclustered = int(prepared.counts[clusters.labels < 0].sum())
+    n_unclustered = int(prepared.counts[estimator.distinct_labels_ < 0].sum())
     clusters_table = build_clusters(groups, n_unclustered, prepared.n_kept)
-    skipped = prepared.skipped_counts()
-    notes = reduction.notes + clusters.notes
-    if groups == []:
+    notes = list(estimator.notes_)
+    if not groups:
         notes.append(
             "no groups were found: every kept row is unclustered; try a smaller "
             "--min-cluster-size"
         )
+    embedder = estimator.embedder_
     run_info = {
         "started_at": started.isoformat(timespec="seconds"),
         "input": {
@@ -195,22 +109,22 @@ def run_pipeline(
         },
         "options": options.to_dict(),
         "fitted": {
-            "min_cluster_size": clusters.min_cluster_size,
-            "min_samples": clusters.min_samples,
-            "n_neighbors": reduction.n_neighbors_used,
-            "n_components": int(reduction.cluster_coords.shape[1]),
+            "min_cluster_size": estimator.clusters_.min_cluster_size,
+            "min_samples": estimator.clusters_.min_samples,
+            "n_neighbors": estimator.reduction_.n_neighbors_used,
+            "n_components": int(estimator.reduction_.cluster_coords.shape[1]),
         },
         "model": {
             "name": options.model if embeddings is None else "(given embeddings)",
             "key": embedder.model_key if embedder else None,
-            "dimensions": int(vectors.shape[1]),
+            "dimensions": int(estimator.embeddings_.shape[1]),
         },
         "counts": {
             "rows": prepared.n_rows,
             "kept": prepared.n_kept,
-            "distinct": len(texts),
+            "distinct": len(prepared.unique_texts),
             "skipped": prepared.n_rows - prepared.n_kept,
-            "skipped_by_reason": skipped,
+            "skipped_by_reason": prepared.skipped_counts(),
             "groups": len(groups),
             "clustered": prepared.n_kept - n_unclustered,
             "unclustered": n_unclustered,
@@ -218,7 +132,7 @@ def run_pipeline(
             "embedded": embedder.n_embedded_ if embedder else 0,
             "embeddings_from_cache": embedder.n_cached_ if embedder else 0,
         },
-        "timings_s": timings,
+        "timings_s": estimator.timings_,
         "notes": notes,
         "versions": _versions(),
     }
@@ -227,10 +141,7 @@ def run_pipeline(
         clusters=clusters_table,
         groups=groups,
         run_info=run_info,
-        texts=texts,
-        embeddings=vectors,
-        map_coords=reduction.map_coords,
-        labels=clusters.labels,
+        estimator=estimator,
     )
 
 

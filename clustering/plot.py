@@ -7,10 +7,22 @@ itself.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+from matplotlib.figure import Figure
 
 UNCLUSTERED_COLOUR = "#d0d0d0"
 _MAX_LABEL_CHARS = 40
+
+
+class MapFigure(Figure):
+    """A matplotlib figure that shows itself as a PNG in Jupyter, with no backend."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
 
 
 def group_colours(n_groups: int) -> list[str]:
@@ -63,9 +75,8 @@ def map_figure(
     matplotlib.figure.Figure
     """
     import matplotlib.patheffects as effects
-    from matplotlib.figure import Figure
 
-    figure = Figure(figsize=figsize, dpi=100, layout="constrained")
+    figure = MapFigure(figsize=figsize, dpi=100, layout="constrained")
     axes = figure.add_subplot()
     groups = sorted(g for g in np.unique(labels) if g >= 0)
     colours = group_colours(len(groups))

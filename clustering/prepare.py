@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,11 +180,19 @@ def choose_text_column(frame: pd.DataFrame, requested: str | None = None) -> str
     )
 
 
-def prepare_texts(frame: pd.DataFrame, column: str) -> PreparedTexts:
-    """Classify every row of ``frame[column]`` and deduplicate the kept texts."""
+def prepare_texts(values: Sequence[object], column: str = "text") -> PreparedTexts:
+    """Classify every value (one per input row) and deduplicate the kept texts.
+
+    Parameters
+    ----------
+    values : sequence, length n_rows
+        The text cells, one per row, in input order.
+    column : str, default="text"
+        Name of the column they came from, used in messages.
+    """
     texts: list[str | None] = []
     reasons: list[str] = []
-    for value in frame[column].tolist():
+    for value in values:
         text, reason = classify_cell(value)
         texts.append(text)
         reasons.append(reason)

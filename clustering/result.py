@@ -51,7 +51,6 @@ def added_column_names(existing: list[str]) -> dict[str, str]:
 def build_assignments(
     frame: pd.DataFrame,
     skip_reason: np.ndarray,
-    row_to_unique: np.ndarray,
     labels: np.ndarray,
     strengths: np.ndarray,
     map_coords: np.ndarray,
@@ -59,23 +58,17 @@ def build_assignments(
 ) -> pd.DataFrame:
     """One row per input row, input columns untouched, plus the run's columns.
 
-    ``cluster_id`` is ``-1`` for unclustered rows and empty for skipped rows.
+    All arrays are per input row. ``cluster_id`` is ``-1`` for unclustered rows and
+    empty for skipped rows.
     """
-    kept = row_to_unique >= 0
-    index = np.where(kept, row_to_unique, 0)
-    row_labels = labels[index] if len(labels) else np.zeros(len(index), int)
-    status = np.where(
-        ~kept, "skipped", np.where(row_labels >= 0, "clustered", UNCLUSTERED)
-    )
-    cluster_id = pd.array(np.where(kept, row_labels, 0), dtype="Int64")
+    kept = skip_reason == ""
+    status = np.where(~kept, "skipped", np.where(labels >= 0, "clustered", UNCLUSTERED))
+    cluster_id = pd.array(labels, dtype="Int64")
     cluster_id[~kept] = pd.NA
     label_text = [
-        "" if not k else names.get(int(g), UNCLUSTERED)
-        for k, g in zip(kept, row_labels, strict=True)
+        names.get(int(g), UNCLUSTERED) if k else ""
+        for k, g in zip(kept, labels, strict=True)
     ]
-
-    def kept_only(values: np.ndarray) -> np.ndarray:
-        return np.where(kept, values[index] if len(values) else 0.0, np.nan)
 
     out = frame.copy()
     column = added_column_names([str(c) for c in frame.columns])
@@ -83,9 +76,9 @@ def build_assignments(
     out[column["skip_reason"]] = skip_reason
     out[column["cluster_id"]] = cluster_id
     out[column["cluster_label"]] = label_text
-    out[column["membership_strength"]] = np.round(kept_only(strengths), 4)
-    out[column["map_x"]] = np.round(kept_only(map_coords[:, 0]), 4)
-    out[column["map_y"]] = np.round(kept_only(map_coords[:, 1]), 4)
+    out[column["membership_strength"]] = np.where(kept, np.round(strengths, 4), np.nan)
+    out[column["map_x"]] = np.round(map_coords[:, 0], 4)
+    out[column["map_y"]] = np.round(map_coords[:, 1], 4)
     return out
 
 
@@ -132,20 +125,16 @@ class ClusteringResult:
     run_info : dict
         Everything ``run.json`` holds: input, options, fitted values, counts,
         timings, versions and notes.
-    texts : list of str
-        Distinct kept texts, in the order of ``embeddings``.
-    embeddings : numpy.ndarray of shape (n_distinct, dim)
-        Their unit-length vectors.
+    estimator : TextClusterer
+        The fitted estimator, with the vectors (``embeddings_``), reducers and
+        clusterer.
     """
 
     assignments: pd.DataFrame
     clusters: pd.DataFrame
     groups: list[GroupDescription]
     run_info: dict
-    texts: list[str] = field(repr=False, default_factory=list)
-    embeddings: np.ndarray | None = field(repr=False, default=None)
-    map_coords: np.ndarray | None = field(repr=False, default=None)
-    labels: np.ndarray | None = field(repr=False, default=None)
+    estimator: object = field(repr=False, default=None)
 
     @property
     def n_clusters(self) -> int:
@@ -156,9 +145,12 @@ class ClusteringResult:
         from clustering.plot import map_figure
 
         names = {g.cluster_id: g.label for g in self.groups}
-        coords = self.map_coords if self.map_coords is not None else np.zeros((0, 2))
-        labels = self.labels if self.labels is not None else np.zeros(0, int)
-        return map_figure(coords, labels, names, figsize=figsize)
+        return map_figure(
+            self.estimator.reduction_.map_coords,
+            self.estimator.distinct_labels_,
+            names,
+            figsize=figsize,
+        )
 
     def map_png(self, dpi: int = 100) -> bytes:
         """The map as PNG bytes."""

@@ -62,7 +62,9 @@ def test_precomputed_embeddings_skip_the_model(wordnet_sample, embedder):
     result = clustering.cluster_texts(texts, embeddings=vectors * 3.0)
     assert result.run_info["model"]["name"] == "(given embeddings)"
     assert result.run_info["counts"]["embedded"] == 0
-    np.testing.assert_allclose(np.linalg.norm(result.embeddings, axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(
+        np.linalg.norm(result.estimator.embeddings_, axis=1), 1, atol=1e-5
+    )
     with pytest.raises(
         ParameterError, match=r"embeddings must be an array of shape \(400, dim\)"
     ):

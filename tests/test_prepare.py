@@ -35,7 +35,7 @@ def test_real_text_is_kept_trimmed(cell):
 
 def test_blank_and_na_case_accounts_for_every_row(cases):
     frame = read_table(cases / "blank_and_na_cells.csv").frame
-    prepared = prepare_texts(frame, "text")
+    prepared = prepare_texts(frame["text"].tolist())
     assert prepared.n_rows == len(frame)
     kept = [prepared.unique_texts[i] for i in prepared.row_to_unique if i >= 0]
     assert "Support answered within ten minutes." in kept
@@ -48,7 +48,7 @@ def test_blank_and_na_case_accounts_for_every_row(cases):
 
 def test_duplicates_share_one_distinct_text_in_sorted_order():
     frame = pd.DataFrame({"text": ["b", "a", " b ", "", "a"]})
-    prepared = prepare_texts(frame, "text")
+    prepared = prepare_texts(frame["text"].tolist())
     assert prepared.unique_texts == ["a", "b"]
     assert prepared.row_to_unique.tolist() == [1, 0, 1, -1, 0]
     assert prepared.counts.tolist() == [2, 2]
@@ -75,4 +75,4 @@ def test_unknown_column_is_an_error_listing_columns():
         ParameterError, match=r"one of the columns 'id', 'text'; got 'body'"
     ):
         choose_text_column(frame, "body")
-    assert np.array_equal(prepare_texts(frame, "text").row_to_unique, [0])
+    assert np.array_equal(prepare_texts(frame["text"].tolist()).row_to_unique, [0])

@@ -64,7 +64,7 @@ def test_one_repeated_text_is_one_group_and_a_lone_text_is_not():
 
 def test_default_min_cluster_size_scales_with_data():
     sizes = [default_min_cluster_size(n) for n in (4, 24, 1000, 5000, 50000)]
-    assert sizes == [2, 5, 10, 50, 500]
+    assert sizes == [2, 5, 20, 100, 1000]
 
 
 def test_renumber_is_by_size_then_first_member():
