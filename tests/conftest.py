@@ -16,6 +16,18 @@ CASES = SHARED / "cases"
 SAMPLE = ROOT / "data" / "wordnet_core_small.csv"
 
 
+def pytest_configure(config):
+    """Fail at once if the tests would exercise another checkout's package."""
+    import clustering
+
+    where = Path(clustering.__file__).resolve()
+    if ROOT not in where.parents:
+        raise pytest.UsageError(
+            f"tests in {ROOT} import clustering from {where}; run 'python -m pytest' "
+            "from the repository root"
+        )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory) -> Path:
     """Every test run starts with an empty embedding cache of its own."""
