@@ -80,10 +80,38 @@ def main() -> None:
 )
 @click.option("--seed", default=None, help="Random seed (default: 42).")
 @click.option(
+    "--format",
+    "input_format",
+    default=None,
+    help="Format of INPUT: csv, tsv, xlsx, parquet, jsonl, json or txt "
+    "(default: by extension).",
+)
+@click.option(
     "--encoding", default=None, help="Text encoding of INPUT (default: detected)."
 )
 @click.option(
-    "--delimiter", default=None, help="Field delimiter of INPUT (default: detected)."
+    "--delimiter",
+    default=None,
+    help="Field delimiter of INPUT, one character; '\\t' or 'tab' for tab "
+    "(default: detected).",
+)
+@click.option(
+    "--sheet",
+    default=None,
+    help="Excel sheet: name or position from 1 (default: the first).",
+)
+@click.option(
+    "--on-bad-lines",
+    default="error",
+    show_default=True,
+    help="A malformed line: 'error' stops with its line number, 'skip' skips it "
+    "and lists it in run.json.",
+)
+@click.option(
+    "--long-texts",
+    default=None,
+    help="Texts over the model's token limit: 'truncate' embeds their start, "
+    "'chunk' averages all their pieces (default: truncate).",
 )
 @click.option(
     "--cache-dir",
@@ -108,20 +136,28 @@ def run(
     min_samples: str | None,
     n_neighbors: str | None,
     seed: str | None,
+    input_format: str | None,
     encoding: str | None,
     delimiter: str | None,
+    sheet: str | None,
+    on_bad_lines: str,
+    long_texts: str | None,
     cache_dir: str | None,
     no_cache: bool,
     force: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
-    """Cluster the texts of INPUT (CSV or TSV) and write a report to --out."""
+    """Cluster the texts of INPUT and write a report to --out.
+
+    INPUT is CSV/TSV, Excel .xlsx, Parquet, JSON Lines, JSON or plain text with
+    one item per line.
+    """
     ctx.meta["verbose"] = verbose
     _configure_logging(verbose, quiet)
 
     # Check every option before reading data or loading a model.
-    from clustering.options import make_options
+    from clustering.options import make_options, make_read_options
 
     given = {
         "text_column": text_column,
@@ -135,12 +171,18 @@ def run(
         ("model", model),
         ("n_neighbors", n_neighbors),
         ("random_state", seed),
+        ("long_texts", long_texts),
     ):
         if value is not None:
             given[name] = value
     options = make_options(**given)
-    if delimiter is not None and len(delimiter.encode("unicode_escape")) > 2:
-        delimiter = delimiter.encode().decode("unicode_escape")
+    reading = make_read_options(
+        format=input_format,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        on_bad_lines=on_bad_lines,
+    ).to_dict()
     from pathlib import Path
 
     from clustering.report import OUTPUT_FILES
@@ -155,25 +197,43 @@ def run(
     from clustering.io import read_table
     from clustering.pipeline import run_pipeline
 
-    table = read_table(input_path, encoding=encoding, delimiter=delimiter)
+    table = read_table(input_path, **reading)
     result = run_pipeline(table, options)
     result.save(out_dir, force=force)
 
     if not quiet:
-        info = result.run_info
-        counts = info["counts"]
+        _print_summary(result.run_info, result.summary(), input_path, out_dir)
+
+
+def _print_summary(info: dict, summary: str, input_path: str, out_dir: str) -> None:
+    """What was read, counts by status, skipped lines and notes, on stdout."""
+    from pathlib import Path
+
+    counts, source = info["counts"], info["input"]
+    how = [f"format {source['format']}"]
+    if source.get("sheet"):
+        how.append(f"sheet {source['sheet']!r}")
+    if source["encoding"]:
+        how.append(f"encoding {source['encoding']}")
+    if source["delimiter"]:
+        how.append(f"delimiter {source['delimiter']!r}")
+    how.append(f"text column {source['text_column']!r}")
+    click.echo(
+        f"Read {counts['rows']} rows from {input_path} ({', '.join(how)}); "
+        f"embedded {counts['embedded']}, {counts['embeddings_from_cache']} from cache."
+    )
+    click.echo(f"{summary}.")
+    if counts["skipped_by_reason"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in counts["skipped_by_reason"].items())
+        click.echo(f"Skipped rows by reason: {reasons}.")
+    bad_lines = source.get("bad_lines") or []
+    if bad_lines:
+        lines = ", ".join(str(bad["line"]) for bad in bad_lines[:20])
+        more = f" and {len(bad_lines) - 20} more" if len(bad_lines) > 20 else ""
         click.echo(
-            f"Read {counts['rows']} rows from {input_path} "
-            f"(encoding {info['input']['encoding']}, text column "
-            f"{info['input']['text_column']!r}); embedded {counts['embedded']}, "
-            f"{counts['embeddings_from_cache']} from cache."
+            f"Skipped {len(bad_lines)} malformed line(s) of the file, not in the "
+            f"assignments: line {lines}{more} (details in run.json)."
         )
-        click.echo(f"{result.summary()}.")
-        if counts["skipped_by_reason"]:
-            reasons = ", ".join(
-                f"{k} {v}" for k, v in counts["skipped_by_reason"].items()
-            )
-            click.echo(f"Skipped: {reasons}.")
-        for note in info["notes"]:
-            click.echo(f"Note: {note}")
-        click.echo(f"Report: {Path(out_dir) / 'report.html'}")
+    for note in info["notes"]:
+        click.echo(f"Note: {note}")
+    click.echo(f"Report: {Path(out_dir) / 'report.html'}")

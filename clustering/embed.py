@@ -7,6 +7,7 @@ local folder or, only when the user asks for it, a model on the Hugging Face hub
 
 from __future__ import annotations
 
+import json
 import logging
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -71,6 +72,20 @@ class Embedder:
         Folder of the embedding cache; ``None`` uses the default one.
     use_cache : bool, default=True
         Read and write cached vectors.
+    long_texts : {"truncate", "chunk"}, default="truncate"
+        A text longer than the model's limit (:attr:`max_seq_length` tokens) is
+        cut to its first tokens (``"truncate"``, what the model does), or split
+        into pieces within the limit whose vectors are averaged, weighted by their
+        token counts (``"chunk"``). Averaged vectors are cached apart from cut ones.
+
+    Attributes
+    ----------
+    n_embedded_, n_cached_ : int
+        Texts embedded by the model, and taken from the cache, in the last call.
+    token_counts_ : numpy.ndarray of int, shape (n_texts,)
+        Tokens of each text of the last call, special tokens included.
+    n_long_ : int
+        Texts of the last call longer than :attr:`max_seq_length`.
 
     Examples
     --------
@@ -87,16 +102,22 @@ class Embedder:
         show_progress: bool = True,
         cache_dir: str | None = None,
         use_cache: bool = True,
+        long_texts: str = "truncate",
     ) -> None:
         self.model = model
         self.batch_size = batch_size
         self.show_progress = show_progress
         self.cache_dir = cache_dir
         self.use_cache = use_cache
+        self.long_texts = long_texts
         self._location, self.model_key, self._local = resolve_model(model)
         self._encoder = None
+        self._tokenizer = None
+        self._limit: int | None = None
         self.n_embedded_ = 0
         self.n_cached_ = 0
+        self.token_counts_ = np.zeros(0, dtype=np.int64)
+        self.n_long_ = 0
 
     @property
     def encoder(self):
@@ -120,7 +141,72 @@ class Embedder:
     @property
     def max_seq_length(self) -> int:
         """Longest input in tokens that the model reads; the rest is cut."""
-        return int(self.encoder.max_seq_length)
+        if self._limit is None:
+            self._load_tokenizer()
+        return self._limit
+
+    def _load_tokenizer(self) -> None:
+        """A fast tokenizer and the model's token limit, without loading the model
+        when its folder holds ``tokenizer.json`` and ``sentence_bert_config.json``."""
+        from tokenizers import Tokenizer
+
+        folder = Path(self._location)
+        config = folder / "sentence_bert_config.json"
+        limit = None
+        if self._encoder is None and self._local and config.is_file():
+            limit = json.loads(config.read_text()).get("max_seq_length")
+        if limit and (folder / "tokenizer.json").is_file():
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        else:
+            limit = self.encoder.max_seq_length
+            backend = getattr(self.encoder.tokenizer, "backend_tokenizer", None)
+            if backend is None:
+                raise ClusteringError(
+                    f"model {self.model!r} has no fast tokenizer, so texts longer "
+                    "than its limit cannot be counted"
+                )
+            tokenizer = Tokenizer.from_str(backend.to_str())
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        self._tokenizer, self._limit = tokenizer, int(limit)
+
+    def count_tokens(self, texts: list[str]) -> np.ndarray:
+        """Tokens of each text as the model sees it, special tokens included."""
+        if self._tokenizer is None:
+            self._load_tokenizer()
+        encodings = self._tokenizer.encode_batch(texts)
+        return np.array([len(e.ids) for e in encodings], dtype=np.int64)
+
+    def split_text(self, text: str) -> list[str]:
+        """Consecutive pieces of ``text`` that each fit the model's limit.
+
+        Pieces are cut at token boundaries and keep the text's own characters.
+        """
+        if self._tokenizer is None:
+            self._load_tokenizer()
+        n_special = len(self._tokenizer.encode("").ids)
+        width = max(1, self._limit - n_special)
+        offsets = self._tokenizer.encode(text, add_special_tokens=False).offsets
+        pieces = []
+        for start in range(0, len(offsets), width):
+            end = min(start + width, len(offsets)) - 1
+            pieces.append(text[offsets[start][0] : offsets[end][1]])
+        return pieces or [text]
+
+    def _embed_chunked(self, texts: list[str]) -> np.ndarray:
+        """One vector per text: the token-weighted mean of its pieces' vectors."""
+        pieces = [self.split_text(t) for t in texts]
+        flat = [p for group in pieces for p in group]
+        vectors = self._encode(flat)
+        weights = self.count_tokens(flat).astype(np.float32)
+        out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+        start = 0
+        for i, group in enumerate(pieces):
+            stop = start + len(group)
+            mean = np.average(vectors[start:stop], axis=0, weights=weights[start:stop])
+            out[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            start = stop
+        return out
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.encoder.encode(
@@ -135,20 +221,41 @@ class Embedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """Return vectors of shape (len(texts), dim), unit length, float32.
 
-        Texts found in the cache are not embedded again.
+        Texts found in the cache are not embedded again. Texts longer than the
+        model's limit are counted in :attr:`n_long_` and embedded as
+        ``long_texts`` says.
         """
-        cache = (
-            EmbeddingCache(self.model_key, self.cache_dir) if self.use_cache else None
+        self.token_counts_ = self.count_tokens(texts)
+        is_long = self.token_counts_ > self.max_seq_length
+        self.n_long_ = int(is_long.sum())
+        self.n_embedded_ = self.n_cached_ = 0
+        if self.long_texts != "chunk" or not is_long.any():
+            return self._embed_cached(texts, self._encode, self.model_key)
+
+        # Whole long texts: averaged pieces, cached under their own key.
+        short = [t for t, long in zip(texts, is_long, strict=True) if not long]
+        long = [t for t, long in zip(texts, is_long, strict=True) if long]
+        long_vectors = self._embed_cached(
+            long, self._embed_chunked, f"{self.model_key}|long_texts=chunk"
         )
+        vectors = np.empty((len(texts), long_vectors.shape[1]), dtype=np.float32)
+        vectors[is_long] = long_vectors
+        if short:
+            vectors[~is_long] = self._embed_cached(short, self._encode, self.model_key)
+        return vectors
+
+    def _embed_cached(self, texts: list[str], encode, model_key: str) -> np.ndarray:
+        """Vectors of ``texts`` from the cache under ``model_key``, else ``encode``."""
+        cache = EmbeddingCache(model_key, self.cache_dir) if self.use_cache else None
         found, missing = cache.get(texts) if cache else (None, list(range(len(texts))))
-        self.n_cached_ = len(texts) - len(missing)
-        self.n_embedded_ = len(missing)
+        self.n_cached_ += len(texts) - len(missing)
+        self.n_embedded_ += len(missing)
         logger.info("embedding %d texts (%d cached)", len(missing), self.n_cached_)
         if not missing:
             return found if found is not None else np.zeros((0, 0), dtype=np.float32)
 
         # Embed what is missing, store it, and merge with what was cached.
-        new = self._encode([texts[i] for i in missing])
+        new = encode([texts[i] for i in missing])
         if cache is not None:
             cache.put([texts[i] for i in missing], new)
         if found is None:

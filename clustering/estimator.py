@@ -57,6 +57,43 @@ def _distinct_vectors(embeddings: object, prepared: PreparedTexts) -> np.ndarray
     return chosen / np.where(norms > 0, norms, 1.0)
 
 
+def _long_text_report(
+    embedder: object | None, prepared: PreparedTexts, mode: str
+) -> tuple[dict | None, list[str]]:
+    """Count the rows whose text is over the model's token limit, with a note."""
+    if embedder is None:
+        return None, []
+    limit = embedder.max_seq_length
+    tokens = embedder.token_counts_
+    is_long = tokens > limit
+    report = {
+        "limit": limit,
+        "rows": int(prepared.counts[is_long].sum()),
+        "distinct": int(is_long.sum()),
+        "longest_tokens": int(tokens.max(initial=0)),
+        "mode": mode,
+    }
+    if not is_long.any():
+        return report, []
+    counted = (
+        f"{report['rows']} row(s) ({report['distinct']} distinct texts) are longer "
+        f"than the model's limit of {limit} tokens (longest: "
+        f"{report['longest_tokens']} tokens)"
+    )
+    if mode == "chunk":
+        note = (
+            f"{counted}; each was embedded whole, as the average of its pieces of "
+            f"at most {limit} tokens"
+        )
+    else:
+        note = (
+            f"{counted}; only their first {limit} tokens were embedded. Pass "
+            "--long-texts chunk (long_texts='chunk') to embed each whole text as "
+            "the average of its pieces"
+        )
+    return report, [note]
+
+
 class TextClusterer(ClusterMixin, BaseEstimator):
     """Group short texts: embed, reduce with UMAP, cluster with HDBSCAN, describe.
 
@@ -78,6 +115,9 @@ class TextClusterer(ClusterMixin, BaseEstimator):
     n_central : int, default=5
     n_keywords : int, default=8
     show_progress : bool, default=True
+    long_texts : {"truncate", "chunk"}, default="truncate"
+        Texts over the model's token limit: embed their start, or average the
+        vectors of all their pieces.
 
     Attributes
     ----------
@@ -110,6 +150,10 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         What was adjusted to fit the data.
     timings_ : dict
         Seconds per stage.
+    long_texts_ : dict or None
+        Texts longer than the model's token limit: ``limit``, ``rows``,
+        ``distinct``, ``longest_tokens`` and ``mode``; ``None`` when embeddings
+        were given.
 
     Examples
     --------
@@ -133,6 +177,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         n_central: int = 5,
         n_keywords: int = 8,
         show_progress: bool = True,
+        long_texts: str = "truncate",
     ) -> None:
         self.model = model
         self.min_cluster_size = min_cluster_size
@@ -146,6 +191,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         self.n_central = n_central
         self.n_keywords = n_keywords
         self.show_progress = show_progress
+        self.long_texts = long_texts
 
     def checked_options(self) -> Options:
         """The parameters, checked; raises :class:`ParameterError` if one is bad."""
@@ -209,8 +255,12 @@ class TextClusterer(ClusterMixin, BaseEstimator):
                 show_progress=options.show_progress,
                 cache_dir=options.cache_dir,
                 use_cache=options.use_cache,
+                long_texts=options.long_texts,
             )
             vectors = self.embedder_.embed(texts)
+        self.long_texts_, long_notes = _long_text_report(
+            self.embedder_, prepared, options.long_texts
+        )
         lap("embed")
 
         # Reduce, cluster, describe.
@@ -253,7 +303,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         self.skip_reason_ = prepared.skip_reason
         self.map_coords_ = np.where(kept[:, None], reduction.map_coords[index], np.nan)
         self.n_clusters_ = len(groups)
-        self.notes_ = reduction.notes + clusters.notes
+        self.notes_ = long_notes + reduction.notes + clusters.notes
         self.timings_ = timings
         return self
 

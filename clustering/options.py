@@ -13,6 +13,12 @@ from dataclasses import asdict, dataclass, fields
 from clustering.errors import ParameterError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: Input formats: delimited text, Excel, Parquet, JSON Lines, JSON, one item a line.
+FORMATS = ("csv", "tsv", "xlsx", "parquet", "jsonl", "json", "txt")
+#: What to do with a malformed line of a delimited or JSON Lines file.
+ON_BAD_LINES = ("error", "skip")
+#: How to embed a text longer than the model's limit: cut it, or average its pieces.
+LONG_TEXTS = ("truncate", "chunk")
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,10 @@ class Options:
         Keywords listed per group.
     show_progress : bool, default=True
         Show progress bars on stderr.
+    long_texts : {"truncate", "chunk"}, default="truncate"
+        Texts longer than the model's token limit are counted and reported either
+        way. ``"truncate"`` embeds their first tokens only (as the model does);
+        ``"chunk"`` embeds every piece of the text and averages the vectors.
     """
 
     text_column: str | None = None
@@ -67,6 +77,7 @@ class Options:
     n_central: int = 5
     n_keywords: int = 8
     show_progress: bool = True
+    long_texts: str = "truncate"
 
     def to_dict(self) -> dict:
         """Return the options as a JSON-ready dict."""
@@ -86,6 +97,13 @@ _INT_LIMITS: dict[str, tuple[int, bool, str]] = {
 }
 _BOOL_NAMES = ("use_cache", "show_progress")
 _STR_NAMES = {"text_column": True, "model": False, "cache_dir": True}
+_CHOICES = {"long_texts": LONG_TEXTS}
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
+    if isinstance(value, str) and value.strip().lower() in allowed:
+        return value.strip().lower()
+    raise ParameterError(name, "one of " + ", ".join(allowed), value)
 
 
 def _as_int(name: str, value: object) -> int | None:
@@ -134,6 +152,8 @@ def make_options(**given: object) -> Options:
             )
         if name in _INT_LIMITS:
             checked[name] = _as_int(name, value)
+        elif name in _CHOICES:
+            checked[name] = _choice(name, value, _CHOICES[name])
         elif name in _BOOL_NAMES:
             if not isinstance(value, bool):
                 raise ParameterError(name, "True or False", value)
@@ -159,3 +179,107 @@ def make_options(**given: object) -> Options:
             options.min_samples,
         )
     return options
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read an input file; see :func:`clustering.io.read_table`.
+
+    Parameters
+    ----------
+    format : {"csv", "tsv", "xlsx", "parquet", "jsonl", "json", "txt"} or None
+        ``None`` chooses by the file's extension (any unknown one is ``csv``).
+    encoding : str or None, default=None
+        Text encoding (a Python codec name); ``None`` detects it.
+    delimiter : str or None, default=None
+        One character; ``None`` detects it. ``"\\t"`` and ``"tab"`` mean a tab.
+    sheet : str, int or None, default=None
+        Excel sheet, by name or by position counted from 1; ``None`` is the first.
+    on_bad_lines : {"error", "skip"}, default="error"
+        Stop at a malformed line, or skip it and list it in ``run.json``.
+    """
+
+    format: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | int | None = None
+    on_bad_lines: str = "error"
+
+    def to_dict(self) -> dict:
+        """Return the options as a JSON-ready dict."""
+        return asdict(self)
+
+
+_DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "\\u0009": "\t", "space": " "}
+
+
+def _check_encoding(value: object) -> str | None:
+    import codecs
+
+    allowed = "a text encoding such as utf-8, utf-8-sig, utf-16, cp1252 or latin-1"
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ParameterError("encoding", allowed, value)
+    try:
+        info = codecs.lookup(value.strip())
+    except LookupError:
+        raise ParameterError("encoding", allowed, value) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ParameterError("encoding", allowed, value)
+    return info.name
+
+
+def _check_delimiter(value: object) -> str | None:
+    allowed = "one character such as , ; | or \\t (tab), other than a quote"
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = _DELIMITER_NAMES.get(value.lower(), value)
+    if not isinstance(value, str) or len(value) != 1 or value in '"\r\n':
+        raise ParameterError("delimiter", allowed, value)
+    return value
+
+
+def _check_sheet(value: object) -> str | int | None:
+    allowed = "a sheet name, or a sheet's position counted from 1"
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ParameterError("sheet", allowed, value)
+    if isinstance(value, numbers.Integral) and value >= 1:
+        return int(value)
+    if isinstance(value, str) and value.strip():
+        return value
+    raise ParameterError("sheet", allowed, value)
+
+
+def make_read_options(
+    *,
+    format: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | int | None = None,
+    on_bad_lines: str = "error",
+) -> ReadOptions:
+    """Check how to read the input and return :class:`ReadOptions`.
+
+    Raises
+    ------
+    ParameterError
+        If a value is not allowed; the message names the option, what is allowed
+        and what was given.
+
+    Examples
+    --------
+    >>> checked = make_read_options(delimiter="tab", encoding="latin-1")
+    >>> checked.delimiter, checked.encoding
+    ('\\t', 'iso8859-1')
+    """
+    return ReadOptions(
+        format=None if format is None else _choice("format", format, FORMATS),
+        encoding=_check_encoding(encoding),
+        delimiter=_check_delimiter(delimiter),
+        sheet=_check_sheet(sheet),
+        on_bad_lines=_choice("on_bad_lines", on_bad_lines, ON_BAD_LINES),
+    )

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from clustering.io import InputTable, read_table, table_from_data
-from clustering.options import Options, make_options
+from clustering.options import Options, make_options, make_read_options
 from clustering.prepare import choose_text_column
 from clustering.result import ClusteringResult, build_assignments, build_clusters
 
@@ -90,7 +90,8 @@ def run_pipeline(
     )
     n_unclustered = int(prepared.counts[estimator.distinct_labels_ < 0].sum())
     clusters_table = build_clusters(groups, n_unclustered, prepared.n_kept)
-    notes = list(estimator.notes_)
+    n_skipped = prepared.n_rows - prepared.n_kept
+    notes = list(table.notes) + list(estimator.notes_)
     if not groups:
         notes.append(
             "no groups were found: every kept row is unclustered; try a smaller "
@@ -104,8 +105,11 @@ def run_pipeline(
             "sha256": table.sha256,
             "encoding": table.encoding,
             "delimiter": table.delimiter,
+            "format": table.format,
+            "sheet": table.sheet,
             "columns": [str(c) for c in table.frame.columns],
             "text_column": column,
+            "bad_lines": [bad.to_dict() for bad in table.bad_lines],
         },
         "options": options.to_dict(),
         "fitted": {
@@ -118,13 +122,21 @@ def run_pipeline(
             "name": options.model if embeddings is None else "(given embeddings)",
             "key": embedder.model_key if embedder else None,
             "dimensions": int(estimator.embeddings_.shape[1]),
+            "max_tokens": (estimator.long_texts_ or {}).get("limit"),
         },
         "counts": {
             "rows": prepared.n_rows,
             "kept": prepared.n_kept,
             "distinct": len(prepared.unique_texts),
-            "skipped": prepared.n_rows - prepared.n_kept,
+            "skipped": n_skipped,
             "skipped_by_reason": prepared.skipped_counts(),
+            "by_status": {
+                "clustered": prepared.n_kept - n_unclustered,
+                "unclustered": n_unclustered,
+                "skipped": n_skipped,
+            },
+            "bad_lines_skipped": len(table.bad_lines),
+            "long_texts": estimator.long_texts_,
             "groups": len(groups),
             "clustered": prepared.n_kept - n_unclustered,
             "unclustered": n_unclustered,
@@ -148,16 +160,43 @@ def run_pipeline(
 def cluster_file(
     path: str | os.PathLike,
     *,
+    format: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    sheet: str | int | None = None,
+    on_bad_lines: str = "error",
     **options: object,
 ) -> ClusteringResult:
-    """Read a delimited file and cluster its texts.
+    """Read a file the way the CLI does and cluster its texts.
 
-    Options are checked before the file is read; see :class:`Options`.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        CSV/TSV, ``.xlsx``, Parquet, JSON Lines, JSON or plain text (one item per
+        line); see :func:`clustering.io.read_table`.
+    format, encoding, delimiter, sheet, on_bad_lines
+        How to read the file; see :class:`clustering.options.ReadOptions`.
+    **options
+        Any field of :class:`clustering.options.Options`.
+
+    Every option is checked before the file is read.
     """
     checked = make_options(**options)
-    table = read_table(path, encoding=encoding, delimiter=delimiter)
+    make_read_options(
+        format=format,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        on_bad_lines=on_bad_lines,
+    )
+    table = read_table(
+        path,
+        format=format,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        on_bad_lines=on_bad_lines,
+    )
     return run_pipeline(table, checked)
 
 

@@ -60,7 +60,7 @@ def test_quoted_newlines_are_one_record(cases):
 def test_utf16_with_bom(tmp_path):
     path = tmp_path / "u16.csv"
     path.write_bytes(codecs.BOM_UTF16_LE + "text\nnaïve\n".encode("utf-16-le"))
-    assert detect_encoding(path.read_bytes()) == "utf-16"
+    assert detect_encoding(path.read_bytes()) == "utf-16-le"
     assert read_table(path).frame["text"].tolist() == ["naïve"]
 
 
