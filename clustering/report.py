@@ -85,6 +85,35 @@ def _holds_report(folder: Path) -> bool:
     return any((folder / name).exists() for name in OUTPUT_FILES)
 
 
+def _move_all(staging: Path, out_dir: Path) -> None:
+    """Move every file from ``staging`` into ``out_dir``, all or none.
+
+    Files of an earlier report are first linked (or copied) into a backup folder
+    inside ``staging``; if a move fails or is interrupted, the files already moved
+    are put back, so the folder holds either the old report or the new one.
+    """
+    backup = staging / "previous"
+    backup.mkdir()
+    for name in OUTPUT_FILES:
+        if (out_dir / name).exists():
+            try:
+                os.link(out_dir / name, backup / name)
+            except OSError:
+                shutil.copy2(out_dir / name, backup / name)
+    moved: list[str] = []
+    try:
+        for name in OUTPUT_FILES:
+            os.replace(staging / name, out_dir / name)
+            moved.append(name)
+    except BaseException:
+        for name in moved:
+            if (backup / name).exists():
+                os.replace(backup / name, out_dir / name)
+            else:
+                (out_dir / name).unlink(missing_ok=True)
+        raise
+
+
 def write_report(
     result: ClusteringResult, out_dir: str | Path, *, force: bool = False
 ) -> Path:
@@ -141,8 +170,7 @@ def write_report(
 
         # Move them into place only once all are complete.
         out_dir.mkdir(parents=True, exist_ok=True)
-        for name in OUTPUT_FILES:
-            os.replace(staging / name, out_dir / name)
+        _move_all(staging, out_dir)
     except OSError as error:
         raise OutputError(f"cannot write the report to {out_dir}: {error}") from None
     finally:
