@@ -24,7 +24,22 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
 
 
 class _Group(click.Group):
-    """Turns library errors into one line on stderr and a non-zero exit."""
+    """Turns library errors and usage errors into one line on stderr and a
+    non-zero exit."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as error:
+            click.echo(f"Error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -185,13 +200,9 @@ def run(
     ).to_dict()
     from pathlib import Path
 
-    from clustering.report import OUTPUT_FILES
+    from clustering.report import check_out_dir
 
-    if not force and any((Path(out_dir) / name).exists() for name in OUTPUT_FILES):
-        raise ClusteringError(
-            f"{out_dir} already holds a report; pass --force to replace it, or "
-            "choose another --out folder"
-        )
+    check_out_dir(Path(out_dir), force=force)
 
     # Read, cluster, write.
     from clustering.io import read_table

@@ -85,6 +85,28 @@ def _holds_report(folder: Path) -> bool:
     return any((folder / name).exists() for name in OUTPUT_FILES)
 
 
+def check_out_dir(out_dir: Path, *, force: bool = False) -> None:
+    """Refuse an output folder that is a file, is not writable, or holds a report.
+
+    Called before any expensive step, so a run does not fail at its very end.
+
+    Raises
+    ------
+    OutputError
+        With what to do instead.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir} is a file, not a folder")
+    if out_dir.is_dir() and _holds_report(out_dir) and not force:
+        raise OutputError(
+            f"{out_dir} already holds a report; pass --force (force=True) to "
+            "replace it, or choose another --out folder"
+        )
+    existing = next(p for p in [out_dir, *out_dir.absolute().parents] if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to {out_dir}: {existing} is not writable")
+
+
 def _move_all(staging: Path, out_dir: Path) -> None:
     """Move every file from ``staging`` into ``out_dir``, all or none.
 
@@ -138,13 +160,7 @@ def write_report(
         If ``out_dir`` holds a report and ``force`` is False, or is not writable.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"--out {out_dir} is a file, not a folder")
-    if out_dir.is_dir() and _holds_report(out_dir) and not force:
-        raise OutputError(
-            f"{out_dir} already holds a report; pass --force (force=True) to "
-            "replace it, or choose another output folder"
-        )
+    check_out_dir(out_dir, force=force)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".clustering-", dir=out_dir.parent))

@@ -42,3 +42,49 @@ def test_defaults_are_kept_as_given():
     assert options.min_cluster_size is None
     assert options.model == "all-MiniLM-L6-v2"
     assert options.random_state == 42
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--min-samples", "0"],
+            "min_samples must be a whole number >= 1, or None for automatic; got '0'",
+        ),
+        (
+            ["--n-neighbors", "2.5"],
+            "n_neighbors must be a whole number >= 2; got '2.5'",
+        ),
+        (["--seed", "-1"], "random_state must be a whole number >= 0; got '-1'"),
+        (["--seed", "abc"], "random_state must be a whole number >= 0; got 'abc'"),
+        (["--model", " "], "model must be a non-empty string; got ' '"),
+        (["--text-column", ""], "text_column must be a non-empty string or None"),
+        (["--format", "xls"], "format must be one of csv, tsv, xlsx, parquet"),
+        (["--encoding", "utf-9"], "encoding must be a text encoding such as utf-8"),
+        (["--delimiter", ";;"], "delimiter must be one character"),
+        (["--sheet", "Answers"], "sheet must be given only for xlsx input, not csv"),
+        (["--on-bad-lines", "warn"], "on_bad_lines must be one of error, skip; got"),
+        (["--long-texts", "all"], "long_texts must be one of truncate, chunk; got"),
+        (["--min-cluster-size", "5", "--min-samples", "6"], "min_samples must be at"),
+        (["--bogus"], "No such option '--bogus'"),
+        (["--cache-dir", "FILE"], "Invalid value for '--cache-dir'"),
+        (["--out", "FILE"], "Invalid value for '--out'"),
+    ],
+)
+def test_every_cli_option_refuses_a_bad_value_in_one_line(tmp_path, args, message):
+    from click.testing import CliRunner
+
+    from clustering.cli import main
+
+    source = tmp_path / "in.csv"
+    source.write_text("text\nfirst answer\nsecond answer\n")
+    args = [str(source) if a == "FILE" else a for a in args]
+    done = CliRunner().invoke(
+        main, ["run", str(source), "--out", str(tmp_path / "o")] + args
+    )
+    assert done.exit_code in (1, 2)
+    lines = done.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), done.output
+    assert message in lines[0]
+    assert not (tmp_path / "o").exists()
+    assert source.read_text() == "text\nfirst answer\nsecond answer\n"
