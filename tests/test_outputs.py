@@ -173,3 +173,45 @@ def test_html_in_cells_and_column_names_shows_as_text(tmp_path):
         json.loads((tmp_path / "o" / "run.json").read_text())["input"]["text_column"]
         == column
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "text\nNA\n\n   \n",
+            "no usable text in column 'text': all 2 rows were skipped",
+        ),
+        ("text\n", "no usable text in column 'text': all 0 rows were skipped"),
+        ("", "input file is empty"),
+        ("id,text\n1,ok\n2,a,b\n", "line 3: expected 2 fields, saw 3"),
+    ],
+)
+def test_unusable_input_is_a_one_line_error(tmp_path, content, message):
+    source = tmp_path / "in.csv"
+    source.write_text(content)
+    done = CliRunner().invoke(main, ["run", str(source), "--out", str(tmp_path / "o")])
+    assert done.exit_code == 1
+    lines = done.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_lines_skipped_are_listed_in_summary_run_json_and_report(tmp_path):
+    source = tmp_path / "in.csv"
+    rows = "".join(f'{i},"{t}"\n' for i, t in enumerate(HOTEL + LOGIN))
+    source.write_text("id,text\n" + rows + '99,"broken","extra"\n100,"unclosed\n')
+    done = CliRunner().invoke(
+        main,
+        ["run", str(source), "--out", str(tmp_path / "o"), "--on-bad-lines", "skip"],
+        catch_exceptions=False,
+    )
+    assert done.exit_code == 0, done.output
+    assert "Skipped 2 malformed line(s) of the file" in done.output
+    assert "line 14, 15 (details in run.json)" in done.output
+    info = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert [b["line"] for b in info["input"]["bad_lines"]] == [14, 15]
+    assert info["input"]["bad_lines"][0]["reason"] == "expected 2 fields, saw 3"
+    assert info["counts"]["bad_lines_skipped"] == 2 and info["counts"]["rows"] == 12
+    html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "Malformed lines skipped" in html and "14, 15" in html
