@@ -161,10 +161,9 @@ class Embedder:
             limit = self.encoder.max_seq_length
             backend = getattr(self.encoder.tokenizer, "backend_tokenizer", None)
             if backend is None:
-                raise ClusteringError(
-                    f"model {self.model!r} has no fast tokenizer, so texts longer "
-                    "than its limit cannot be counted"
-                )
+                # A slow (Python) tokenizer: count with it; it cannot split.
+                self._tokenizer, self._limit = False, int(limit)
+                return
             tokenizer = Tokenizer.from_str(backend.to_str())
         tokenizer.no_truncation()
         tokenizer.no_padding()
@@ -174,6 +173,9 @@ class Embedder:
         """Tokens of each text as the model sees it, special tokens included."""
         if self._tokenizer is None:
             self._load_tokenizer()
+        if self._tokenizer is False:
+            ids = self.encoder.tokenizer(texts, add_special_tokens=True)["input_ids"]
+            return np.array([len(i) for i in ids], dtype=np.int64)
         encodings = self._tokenizer.encode_batch(texts)
         return np.array([len(e.ids) for e in encodings], dtype=np.int64)
 
@@ -184,6 +186,11 @@ class Embedder:
         """
         if self._tokenizer is None:
             self._load_tokenizer()
+        if self._tokenizer is False:
+            raise ClusteringError(
+                f"--long-texts chunk needs a fast tokenizer, and model {self.model!r} "
+                "has none; use --long-texts truncate"
+            )
         n_special = len(self._tokenizer.encode("").ids)
         width = max(1, self._limit - n_special)
         offsets = self._tokenizer.encode(text, add_special_tokens=False).offsets

@@ -122,6 +122,8 @@ def _move_all(staging: Path, out_dir: Path) -> None:
                 os.link(out_dir / name, backup / name)
             except OSError:
                 shutil.copy2(out_dir / name, backup / name)
+    # TODO: a hard kill (SIGKILL, power loss) between two moves can still leave
+    # a mix of old and new files; only an interruption Python sees is rolled back.
     moved: list[str] = []
     try:
         for name in OUTPUT_FILES:
