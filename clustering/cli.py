@@ -23,6 +23,24 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     root.setLevel(level)
 
 
+#: The command-line flag of each option named in a ParameterError.
+_FLAGS = {
+    "text_column": "--text-column",
+    "model": "--model",
+    "min_cluster_size": "--min-cluster-size",
+    "min_samples": "--min-samples",
+    "n_neighbors": "--n-neighbors",
+    "random_state": "--seed",
+    "cache_dir": "--cache-dir",
+    "long_texts": "--long-texts",
+    "format": "--format",
+    "encoding": "--encoding",
+    "delimiter": "--delimiter",
+    "sheet": "--sheet",
+    "on_bad_lines": "--on-bad-lines",
+}
+
+
 class _Group(click.Group):
     """Turns library errors and usage errors into one line on stderr and a
     non-zero exit."""
@@ -47,7 +65,9 @@ class _Group(click.Group):
         except ClusteringError as error:
             if ctx.meta.get("verbose"):
                 raise
-            click.echo(f"Error: {error}", err=True)
+            flag = _FLAGS.get(getattr(error, "name", None))
+            prefix = f"{flag}: " if flag else ""
+            click.echo(f"Error: {prefix}{error}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("Interrupted: no report was written.", err=True)

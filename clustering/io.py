@@ -65,6 +65,8 @@ class InputTable:
         Malformed lines skipped with ``on_bad_lines="skip"``, with line numbers.
     notes : list of str
         What reading had to adjust (short rows padded, columns renamed, ...).
+    on_bad_lines : str or None
+        How malformed lines were handled (``"error"`` or ``"skip"``).
     """
 
     frame: pd.DataFrame
@@ -76,6 +78,7 @@ class InputTable:
     sheet: str | None = None
     bad_lines: list[BadLine] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    on_bad_lines: str | None = None
 
 
 def _utf16_without_bom(raw: bytes) -> str | None:
@@ -337,6 +340,7 @@ def read_table(
         sheet=parsed.sheet,
         bad_lines=parsed.bad_lines,
         notes=parsed.notes,
+        on_bad_lines=checked.on_bad_lines,
     )
 
 

@@ -109,6 +109,7 @@ def run_pipeline(
             "sheet": table.sheet,
             "columns": [str(c) for c in table.frame.columns],
             "text_column": column,
+            "on_bad_lines": table.on_bad_lines,
             "bad_lines": [bad.to_dict() for bad in table.bad_lines],
         },
         "options": options.to_dict(),

@@ -86,5 +86,7 @@ def test_every_cli_option_refuses_a_bad_value_in_one_line(tmp_path, args, messag
     lines = done.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), done.output
     assert message in lines[0]
+    if args[0] not in ("--bogus", "--cache-dir", "--out", "--min-cluster-size"):
+        assert lines[0].startswith(f"Error: {args[0]}: ")
     assert not (tmp_path / "o").exists()
     assert source.read_text() == "text\nfirst answer\nsecond answer\n"

@@ -213,5 +213,6 @@ def test_bad_lines_skipped_are_listed_in_summary_run_json_and_report(tmp_path):
     assert [b["line"] for b in info["input"]["bad_lines"]] == [14, 15]
     assert info["input"]["bad_lines"][0]["reason"] == "expected 2 fields, saw 3"
     assert info["counts"]["bad_lines_skipped"] == 2 and info["counts"]["rows"] == 12
+    assert info["input"]["on_bad_lines"] == "skip"
     html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert "Malformed lines skipped" in html and "14, 15" in html
