@@ -19,8 +19,8 @@ def default_min_cluster_size(n_samples: int) -> int:
     """Smallest group size tried first when the user gives none.
 
     About 2% of the distinct texts, at least 5, but never more than a quarter of
-    them (and at least 2), so small inputs can still form groups. If that size
-    merges most texts into one group, :func:`fit_clusters` halves it.
+    them (and at least 2), so small inputs can still form groups. Used when no
+    neighbour graph is at hand to search with.
 
     Examples
     --------
@@ -28,11 +28,6 @@ def default_min_cluster_size(n_samples: int) -> int:
     [2, 5, 40, 100]
     """
     return max(2, min(max(5, round(n_samples / 50)), n_samples // 4))
-
-
-#: A default-size run whose largest group holds more than this share of the
-#: texts is taken as merged blobs, and the size is halved.
-MERGED_SHARE = 0.5
 
 
 def default_min_samples(min_cluster_size: int) -> int:
@@ -56,6 +51,11 @@ class Clusters:
         What was adjusted to fit the data.
     clusterer : hdbscan.HDBSCAN or None
         The fitted clusterer, when HDBSCAN ran.
+    method : str
+        Cluster selection used (``"eom"`` or ``"leaf"``).
+    search : list of dict
+        The candidates tried and their scores (see :func:`search_parameters`);
+        empty when nothing was searched.
     """
 
     labels: np.ndarray
@@ -64,6 +64,8 @@ class Clusters:
     min_samples: int
     notes: list[str] = field(default_factory=list)
     clusterer: object | None = None
+    method: str = "eom"
+    search: list[dict] = field(default_factory=list)
 
     @property
     def n_clusters(self) -> int:
@@ -89,14 +91,100 @@ def renumber(labels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarra
     return np.array([mapping.get(g, -1) for g in labels], dtype=np.int64)
 
 
+#: ``min_cluster_size`` candidates of the search, as shares of the distinct texts.
+SIZE_FRACTIONS = (0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.08)
+#: ``min_samples`` candidates of the search (those above the size are dropped).
+SAMPLES_GRID = (1, 2, 5, 10, 20)
+METHODS = ("auto", "eom", "leaf")
+
+
+def candidate_grid(
+    n_samples: int, min_cluster_size: int | None = None, min_samples: int | None = None
+) -> list[tuple[int, int]]:
+    """``(min_cluster_size, min_samples)`` pairs the search tries.
+
+    A value the user gave is kept fixed; the other is searched.
+
+    Examples
+    --------
+    >>> candidate_grid(2000, min_samples=5)[:3]
+    [(10, 5), (15, 5), (20, 5)]
+    """
+    cap = max(2, n_samples // 4)
+    sizes = (
+        [min_cluster_size]
+        if min_cluster_size
+        else sorted({min(cap, max(5, round(n_samples * f))) for f in SIZE_FRACTIONS})
+    )
+    samples = [min_samples] if min_samples else list(SAMPLES_GRID)
+    pairs = [(c, s) for c in sizes for s in samples if s <= c and s < n_samples]
+    return pairs or [(sizes[0], min(sizes[0], n_samples - 1))]
+
+
+def search_parameters(
+    coords: np.ndarray,
+    graph,
+    counts: np.ndarray,
+    pairs: list[tuple[int, int]],
+    methods: tuple[str, ...] = ("eom", "leaf"),
+) -> tuple[dict, list[dict]]:
+    """Fit HDBSCAN for each candidate and score it by graph modularity.
+
+    Every pair is fitted with the first method; the other methods are tried on
+    the best pair only. The score is :func:`clustering.quality.modularity` of
+    the grouping on the shared neighbour graph, with unclustered texts as
+    singletons: it needs no labels and rewards groups that keep their texts'
+    neighbours, so it punishes both merged blobs and needless unclustered rows.
+
+    Returns
+    -------
+    best : dict
+        The winning candidate, with its fitted ``clusterer`` and ``labels``.
+    table : list of dict
+        One entry per candidate: ``min_cluster_size``, ``min_samples``,
+        ``method``, ``n_groups``, ``unclustered_share``, ``score``, ``chosen``.
+    """
+    from clustering.quality import modularity
+
+    def attempt(mcs: int, ms: int, method: str) -> dict:
+        clusterer, labels = _hdbscan(coords, mcs, ms, counts, method)
+        return {
+            "min_cluster_size": mcs,
+            "min_samples": ms,
+            "method": method,
+            "n_groups": int(labels.max(initial=-1)) + 1,
+            "unclustered_share": round(float((labels < 0).mean()), 4),
+            "score": round(modularity(graph, labels), 4),
+            "clusterer": clusterer,
+            "labels": labels,
+        }
+
+    tried = [attempt(mcs, ms, methods[0]) for mcs, ms in pairs]
+    best = max(tried, key=lambda c: c["score"])
+    for method in methods[1:]:
+        tried.append(attempt(best["min_cluster_size"], best["min_samples"], method))
+    best = max(tried, key=lambda c: c["score"])
+    table = [
+        {k: v for k, v in c.items() if k not in ("clusterer", "labels")}
+        | {"chosen": c is best}
+        for c in tried
+    ]
+    return best, table
+
+
 def fit_clusters(
     coords: np.ndarray,
     counts: np.ndarray | None = None,
     *,
     min_cluster_size: int | None = None,
     min_samples: int | None = None,
+    method: str = "auto",
+    graph=None,
 ) -> Clusters:
     """Find dense groups in ``coords`` with HDBSCAN.
+
+    With a neighbour ``graph``, the values not given by the user are chosen by
+    :func:`search_parameters`; without one, the size-based defaults are used.
 
     Parameters
     ----------
@@ -106,9 +194,13 @@ def fit_clusters(
         Rows holding each distinct text; used to order groups by row count and to
         decide whether a single distinct text repeated forms a group.
     min_cluster_size : int or None, default=None
-        ``None`` uses :func:`default_min_cluster_size`.
+        ``None`` searches it (or uses :func:`default_min_cluster_size`).
     min_samples : int or None, default=None
-        ``None`` uses :func:`default_min_samples`.
+        ``None`` searches it (or uses :func:`default_min_samples`).
+    method : {"auto", "eom", "leaf"}, default="auto"
+        HDBSCAN's cluster selection; ``"auto"`` lets the search choose.
+    graph : scipy.sparse matrix of shape (n_samples, n_samples), optional
+        The shared neighbour graph (see :func:`clustering.quality.knn_graph`).
 
     Returns
     -------
@@ -136,54 +228,68 @@ def fit_clusters(
             "all are unclustered"
         )
         return Clusters(np.full(n, -1), np.zeros(n), mcs, ms, notes)
-    if ms >= n:
-        ms = n - 1
-        notes.append(f"min_samples lowered to {ms} for {n} texts")
 
-    # Fit; with the automatic size, halve it while one group swallows most texts.
-    clusterer, labels = _hdbscan(coords, mcs, ms, counts)
-    while (
-        min_cluster_size is None
-        and mcs > 5
-        and _largest_share(labels, counts) > (MERGED_SHARE)
-    ):
-        smaller = max(5, mcs // 2)
+    # Search what the user left open, scored on the neighbour graph.
+    methods = ("eom", "leaf") if method == "auto" else (method,)
+    searching = graph is not None and (
+        min_cluster_size is None or min_samples is None or method == "auto"
+    )
+    if searching:
+        pairs = candidate_grid(n, min_cluster_size, min_samples)
+        best, table = search_parameters(coords, graph, counts, pairs, methods)
+        mcs, ms, chosen = best["min_cluster_size"], best["min_samples"], best["method"]
+        clusterer, labels = best["clusterer"], best["labels"]
         notes.append(
-            f"min_cluster_size {mcs} merged {_largest_share(labels, counts):.0%} of "
-            f"the texts into one group; tried {smaller} instead"
+            f"chose min_cluster_size={mcs}, min_samples={ms}, {chosen} selection "
+            f"from {len(table)} candidates by neighbour-graph modularity"
         )
-        mcs = smaller
-        ms = min_samples or default_min_samples(mcs)
-        clusterer, labels = _hdbscan(coords, mcs, ms, counts)
-    # TODO: issue 7 replaces this guard with a search scored by a label-free
-    # criterion (relative validity, stability across seeds).
+    else:
+        if ms >= n:
+            ms = n - 1
+            notes.append(f"min_samples lowered to {ms} for {n} texts")
+        chosen, table = methods[0], []
+        clusterer, labels = _hdbscan(coords, mcs, ms, counts, chosen)
 
     strengths = np.where(labels >= 0, clusterer.probabilities_, 0.0)
     logger.info(
-        "HDBSCAN(min_cluster_size=%d, min_samples=%d): %d groups, %d unclustered",
+        "HDBSCAN(min_cluster_size=%d, min_samples=%d, %s): %d groups, %d unclustered",
         mcs,
         ms,
+        chosen,
         labels.max() + 1,
         (labels < 0).sum(),
     )
-    return Clusters(labels, strengths, mcs, ms, notes, clusterer)
+    return Clusters(labels, strengths, mcs, ms, notes, clusterer, chosen, table)
 
 
-def _hdbscan(coords: np.ndarray, mcs: int, ms: int, counts: np.ndarray):
+def refit_labels(
+    coords: np.ndarray, clusters: Clusters, positions: np.ndarray
+) -> np.ndarray:
+    """Cluster the texts at ``positions`` again with the values ``clusters`` used.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (len(positions),)
+        Labels of those texts; ``-1`` is unclustered.
+    """
+    ms = min(clusters.min_samples, len(positions) - 1)
+    if clusters.clusterer is None or len(positions) <= clusters.min_cluster_size:
+        return np.full(len(positions), -1)
+    counts = np.ones(len(positions), dtype=np.int64)
+    return _hdbscan(
+        coords[positions], clusters.min_cluster_size, ms, counts, clusters.method
+    )[1]
+
+
+def _hdbscan(
+    coords: np.ndarray, mcs: int, ms: int, counts: np.ndarray, method: str = "eom"
+):
     import hdbscan
 
     clusterer = hdbscan.HDBSCAN(
         min_cluster_size=mcs,
         min_samples=ms,
-        cluster_selection_method="eom",
+        cluster_selection_method=method,
         prediction_data=True,
     )
     return clusterer, renumber(clusterer.fit_predict(coords), counts)
-
-
-def _largest_share(labels: np.ndarray, counts: np.ndarray) -> float:
-    """Share of all rows held by the largest group (0 when there is none)."""
-    if labels.max(initial=-1) < 0:
-        return 0.0
-    sizes = np.bincount(labels[labels >= 0], weights=counts[labels >= 0])
-    return float(sizes.max() / counts.sum())

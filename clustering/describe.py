@@ -40,6 +40,11 @@ class GroupDescription:
         Distinct texts nearest the group's centre, nearest first.
     cohesion : float
         Mean cosine similarity of the group's texts to its centre, in [-1, 1].
+    stability : float or None
+        Mean best Jaccard overlap with a group of the repeated runs on
+        subsamples, in [0, 1]; ``None`` when not measured.
+    unstable : bool
+        Whether ``stability`` is below :data:`clustering.quality.UNSTABLE_BELOW`.
     """
 
     cluster_id: int
@@ -50,6 +55,8 @@ class GroupDescription:
     keywords: list[str]
     central_texts: list[str]
     cohesion: float
+    stability: float | None = None
+    unstable: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -94,6 +94,58 @@ def _long_text_report(
     return report, [note]
 
 
+def quality_panel(
+    coords: np.ndarray,
+    clusters: object,
+    graph: object | None,
+    groups: list,
+    n_repeats: int,
+    random_state: int,
+) -> dict:
+    """Label-free quality figures of a run; sets each group's stability.
+
+    Returns
+    -------
+    dict
+        ``modularity`` (on the neighbour graph, unclustered as singletons),
+        ``relative_validity`` (DBCV-style) and ``silhouette`` on the reduced
+        space (``None`` when undefined), ``stability_repeats``, and ``groups``:
+        per group ``cluster_id``, ``stability``, ``cohesion``, ``unstable``.
+    """
+    from clustering import quality
+    from clustering.cluster import refit_labels
+
+    labels = clusters.labels
+    stability = quality.group_stability(
+        labels,
+        lambda positions: refit_labels(coords, clusters, positions),
+        n_repeats=n_repeats,
+        random_state=random_state,
+    )
+    for group in groups:
+        value = stability[group.cluster_id]
+        group.stability = None if np.isnan(value) else round(float(value), 4)
+        group.unstable = bool(value < quality.UNSTABLE_BELOW)
+    figures = {
+        "modularity": None if graph is None else quality.modularity(graph, labels),
+        "relative_validity": quality.relative_validity(coords, labels),
+        "silhouette": quality.silhouette(coords, labels, random_state),
+    }
+    panel = {k: None if v is None else round(v, 4) for k, v in figures.items()}
+    panel["stability_repeats"] = n_repeats
+    panel["unstable_groups"] = [g.cluster_id for g in groups if g.unstable]
+    panel["groups"] = [
+        {
+            "cluster_id": g.cluster_id,
+            "stability": g.stability,
+            "cohesion": round(g.cohesion, 4),
+            "unstable": g.unstable,
+        }
+        for g in groups
+    ]
+    return panel
+
+
 class TextClusterer(ClusterMixin, BaseEstimator):
     """Group short texts: embed, reduce with UMAP, cluster with HDBSCAN, describe.
 
@@ -118,6 +170,8 @@ class TextClusterer(ClusterMixin, BaseEstimator):
     long_texts : {"truncate", "chunk"}, default="truncate"
         Texts over the model's token limit: embed their start, or average the
         vectors of all their pieces.
+    cluster_selection_method : {"auto", "eom", "leaf"}, default="auto"
+    stability_repeats : int, default=3
 
     Attributes
     ----------
@@ -146,6 +200,13 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         Both UMAP reductions and the fitted reducers.
     clusters_ : Clusters
         HDBSCAN's result and the values it used.
+    search_ : list of dict
+        The parameter candidates tried, each with its groups, unclustered share,
+        label-free score (neighbour-graph modularity) and whether it was chosen.
+    quality_ : dict
+        The quality panel: ``modularity``, ``relative_validity`` (DBCV-style) and
+        ``silhouette`` on the reduced space, and per group ``stability``,
+        ``cohesion`` and ``unstable`` (see :func:`quality_panel`).
     notes_ : list of str
         What was adjusted to fit the data.
     timings_ : dict
@@ -178,6 +239,8 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         n_keywords: int = 8,
         show_progress: bool = True,
         long_texts: str = "truncate",
+        cluster_selection_method: str = "auto",
+        stability_repeats: int = 3,
     ) -> None:
         self.model = model
         self.min_cluster_size = min_cluster_size
@@ -192,6 +255,8 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         self.n_keywords = n_keywords
         self.show_progress = show_progress
         self.long_texts = long_texts
+        self.cluster_selection_method = cluster_selection_method
+        self.stability_repeats = stability_repeats
 
     def checked_options(self) -> Options:
         """The parameters, checked; raises :class:`ParameterError` if one is bad."""
@@ -225,6 +290,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         from clustering.cluster import fit_clusters
         from clustering.describe import describe_groups
         from clustering.embed import Embedder
+        from clustering.quality import knn_graph
         from clustering.reduce import reduce_vectors
 
         options = self.checked_options()
@@ -271,11 +337,16 @@ class TextClusterer(ClusterMixin, BaseEstimator):
             random_state=options.random_state,
         )
         lap("reduce")
+        graph = None
+        if reduction.knn_indices is not None:
+            graph = knn_graph(reduction.knn_indices)
         clusters = fit_clusters(
             reduction.cluster_coords,
             prepared.counts,
             min_cluster_size=options.min_cluster_size,
             min_samples=options.min_samples,
+            method=options.cluster_selection_method,
+            graph=graph,
         )
         lap("cluster")
         groups = describe_groups(
@@ -287,6 +358,15 @@ class TextClusterer(ClusterMixin, BaseEstimator):
             n_keywords=options.n_keywords,
         )
         lap("describe")
+        quality = quality_panel(
+            reduction.cluster_coords,
+            clusters,
+            graph,
+            groups,
+            options.stability_repeats,
+            options.random_state,
+        )
+        lap("quality")
 
         # Fitted attributes, per distinct text and per input row.
         kept = prepared.row_to_unique >= 0
@@ -296,6 +376,8 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         self.embeddings_ = vectors
         self.reduction_ = reduction
         self.clusters_ = clusters
+        self.search_ = clusters.search
+        self.quality_ = quality
         self.groups_ = groups
         self.distinct_labels_ = clusters.labels
         self.labels_ = np.where(kept, clusters.labels[index], -1)

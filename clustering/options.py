@@ -62,6 +62,15 @@ class Options:
         Texts longer than the model's token limit are counted and reported either
         way. ``"truncate"`` embeds their first tokens only (as the model does);
         ``"chunk"`` embeds every piece of the text and averages the vectors.
+    cluster_selection_method : {"auto", "eom", "leaf"}, default="auto"
+        HDBSCAN's cluster selection; ``"auto"`` lets the search choose.
+    stability_repeats : int, default=3
+        Repeats on 80% subsamples used to measure each group's stability
+        (``0`` skips the measure).
+    label_column : str or None, default=None
+        A column of known labels to score the groups against (ARI, NMI,
+        homogeneity, completeness, confusion table). It never steers the
+        clustering.
     """
 
     text_column: str | None = None
@@ -78,6 +87,9 @@ class Options:
     n_keywords: int = 8
     show_progress: bool = True
     long_texts: str = "truncate"
+    cluster_selection_method: str = "auto"
+    stability_repeats: int = 3
+    label_column: str | None = None
 
     def to_dict(self) -> dict:
         """Return the options as a JSON-ready dict."""
@@ -94,10 +106,19 @@ _INT_LIMITS: dict[str, tuple[int, bool, str]] = {
     "batch_size": (1, False, "a whole number >= 1"),
     "n_central": (1, False, "a whole number >= 1"),
     "n_keywords": (1, False, "a whole number >= 1"),
+    "stability_repeats": (0, False, "a whole number >= 0"),
 }
 _BOOL_NAMES = ("use_cache", "show_progress")
-_STR_NAMES = {"text_column": True, "model": False, "cache_dir": True}
-_CHOICES = {"long_texts": LONG_TEXTS}
+_STR_NAMES = {
+    "text_column": True,
+    "model": False,
+    "cache_dir": True,
+    "label_column": True,
+}
+_CHOICES = {
+    "long_texts": LONG_TEXTS,
+    "cluster_selection_method": ("auto", "eom", "leaf"),
+}
 
 
 def _choice(name: str, value: object, allowed: tuple[str, ...]) -> str:

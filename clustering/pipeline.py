@@ -13,6 +13,7 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
+from clustering.errors import ParameterError
 from clustering.io import InputTable, read_table, table_from_data
 from clustering.options import Options, make_options, make_read_options
 from clustering.prepare import choose_text_column
@@ -70,8 +71,15 @@ def run_pipeline(
 
     # Choose the column, then fit the estimator on it.
     column = choose_text_column(table.frame, options.text_column)
+    if options.label_column is not None and options.label_column not in table.frame:
+        raise ParameterError(
+            "label_column",
+            "one of the columns " + ", ".join(repr(str(c)) for c in table.frame),
+            options.label_column,
+        )
     params = options.to_dict()
     params.pop("text_column")
+    params.pop("label_column")
     estimator = TextClusterer(**params).fit(
         table.frame[column], embeddings=embeddings, column=column
     )
@@ -97,6 +105,9 @@ def run_pipeline(
             "no groups were found: every kept row is unclustered; try a smaller "
             "--min-cluster-size"
         )
+    quality = dict(estimator.quality_)
+    if options.label_column is not None:
+        quality["labels"] = _agreement(table, options.label_column, estimator)
     embedder = estimator.embedder_
     run_info = {
         "started_at": started.isoformat(timespec="seconds"),
@@ -116,6 +127,7 @@ def run_pipeline(
         "fitted": {
             "min_cluster_size": estimator.clusters_.min_cluster_size,
             "min_samples": estimator.clusters_.min_samples,
+            "cluster_selection_method": estimator.clusters_.method,
             "n_neighbors": estimator.reduction_.n_neighbors_used,
             "n_components": int(estimator.reduction_.cluster_coords.shape[1]),
         },
@@ -145,6 +157,12 @@ def run_pipeline(
             "embedded": embedder.n_embedded_ if embedder else 0,
             "embeddings_from_cache": embedder.n_cached_ if embedder else 0,
         },
+        "search": {
+            "criterion": "modularity of the neighbour graph, unclustered as "
+            "singletons (higher is better)",
+            "candidates": estimator.search_,
+        },
+        "quality": quality,
         "timings_s": estimator.timings_,
         "notes": notes,
         "versions": _versions(),
@@ -156,6 +174,17 @@ def run_pipeline(
         run_info=run_info,
         estimator=estimator,
     )
+
+
+def _agreement(table: InputTable, label_column: str, estimator: object) -> dict:
+    """Scores of the kept rows' groups against ``label_column`` (after the fit)."""
+    from clustering.quality import label_agreement
+
+    kept = estimator.skip_reason_ == ""
+    truth = table.frame[label_column].to_numpy()[kept]
+    agreement = label_agreement(truth, estimator.labels_[kept])
+    agreement["column"] = label_column
+    return agreement
 
 
 def cluster_file(

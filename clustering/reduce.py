@@ -35,6 +35,9 @@ class Reduction:
         What was adjusted to fit the data, in plain words.
     cluster_reducer, map_reducer : umap.UMAP or None
         Fitted reducers, kept for placing new rows later.
+    knn_indices : numpy.ndarray of int, shape (n_samples, n_neighbors_used) or None
+        The shared neighbour graph: row ``i`` lists the nearest texts of text
+        ``i`` (itself first); ``None`` when UMAP was not run.
     """
 
     cluster_coords: np.ndarray
@@ -43,6 +46,7 @@ class Reduction:
     notes: list[str] = field(default_factory=list)
     cluster_reducer: object | None = None
     map_reducer: object | None = None
+    knn_indices: np.ndarray | None = None
 
 
 def _tiny_layout(vectors: np.ndarray) -> Reduction:
@@ -146,4 +150,5 @@ def reduce_vectors(
         notes=notes,
         cluster_reducer=reducers[0],
         map_reducer=reducers[1],
+        knn_indices=np.asarray(knn_indices),
     )
