@@ -111,6 +111,21 @@ def main() -> None:
     help="HDBSCAN min_samples (default: min(min-cluster-size, 10)).",
 )
 @click.option(
+    "--selection-method",
+    default=None,
+    help="HDBSCAN cluster selection: auto, eom or leaf (default: auto).",
+)
+@click.option(
+    "--stability-repeats",
+    default=None,
+    help="Subsample repeats measuring each group's stability (default: 3).",
+)
+@click.option(
+    "--label-column",
+    default=None,
+    help="Column of known labels to score the groups against (never used to cluster).",
+)
+@click.option(
     "--n-neighbors", default=None, help="Neighbours in the UMAP graph (default: 15)."
 )
 @click.option("--seed", default=None, help="Random seed (default: 42).")
@@ -169,6 +184,9 @@ def run(
     model: str | None,
     min_cluster_size: str | None,
     min_samples: str | None,
+    selection_method: str | None,
+    stability_repeats: str | None,
+    label_column: str | None,
     n_neighbors: str | None,
     seed: str | None,
     input_format: str | None,
@@ -198,6 +216,7 @@ def run(
         "text_column": text_column,
         "min_cluster_size": min_cluster_size,
         "min_samples": min_samples,
+        "label_column": label_column,
         "use_cache": not no_cache,
         "cache_dir": cache_dir,
         "show_progress": not quiet,
@@ -207,6 +226,8 @@ def run(
         ("n_neighbors", n_neighbors),
         ("random_state", seed),
         ("long_texts", long_texts),
+        ("cluster_selection_method", selection_method),
+        ("stability_repeats", stability_repeats),
     ):
         if value is not None:
             given[name] = value
@@ -264,6 +285,13 @@ def _print_summary(info: dict, summary: str, input_path: str, out_dir: str) -> N
         click.echo(
             f"Skipped {len(bad_lines)} malformed line(s) of the file, not in the "
             f"assignments: line {lines}{more} (details in run.json)."
+        )
+    labels = info.get("quality", {}).get("labels")
+    if labels:
+        click.echo(
+            f"Against {labels['column']!r}: ARI {labels['ari']:.3f}, NMI "
+            f"{labels['nmi']:.3f}, homogeneity {labels['homogeneity']:.3f}, "
+            f"completeness {labels['completeness']:.3f}."
         )
     for note in info["notes"]:
         click.echo(f"Note: {note}")

@@ -137,6 +137,12 @@ class ClusteringResult:
     estimator: object = field(repr=False, default=None)
 
     @property
+    def quality(self) -> dict:
+        """The quality panel: run-wide scores, per-group stability and cohesion,
+        and (with ``label_column``) agreement with the labels."""
+        return self.run_info["quality"]
+
+    @property
     def n_clusters(self) -> int:
         return len(self.groups)
 
