@@ -116,6 +116,8 @@ def quality_panel(
     from clustering.cluster import refit_labels
 
     labels = clusters.labels
+    if clusters.clusterer is None:  # no density fit to repeat
+        n_repeats = 0
     stability = quality.group_stability(
         labels,
         lambda positions: refit_labels(coords, clusters, positions),

@@ -185,10 +185,10 @@ def group_stability(
         In [0, 1]; below :data:`UNSTABLE_BELOW` a group is flagged unstable.
     """
     n_groups = int(labels.max(initial=-1)) + 1
-    if n_groups == 0 or n_repeats == 0:
+    n = len(labels)
+    if n_groups == 0 or n_repeats == 0 or n < 4:
         return np.full(n_groups, np.nan)
     rng = np.random.default_rng(random_state)
-    n = len(labels)
     total = np.zeros(n_groups)
     for _ in range(n_repeats):
         positions = np.sort(rng.choice(n, max(2, int(fraction * n)), replace=False))

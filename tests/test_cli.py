@@ -28,7 +28,9 @@ def wordnet_run(shared_data, tmp_path_factory):
     """The real default model, end to end, on 2,000 labelled WordNet glosses."""
     out = tmp_path_factory.mktemp("wordnet") / "report"
     source = shared_data / "wordnet_core_small.csv"
-    result = run_cli("run", str(source), "--out", str(out), "--quiet")
+    result = run_cli(
+        "run", str(source), "--out", str(out), "--quiet", "--label-column", "label"
+    )
     assert result.exit_code == 0, result.output
     return source, out
 
@@ -102,6 +104,35 @@ def test_groups_agree_with_labels_at_least_as_well_as_the_common_defaults(
     print("ARI / NMI:", scores)
     assert scores["ours"][0] >= scores["baseline"][0]
     assert scores["ours"][1] >= scores["baseline"][1]
+
+
+def test_run_json_and_report_hold_the_search_and_the_quality_panel(wordnet_run):
+    source, out = wordnet_run
+    info = json.loads((out / "run.json").read_text())
+    candidates = info["search"]["candidates"]
+    chosen = [c for c in candidates if c["chosen"]]
+    assert len(candidates) > 10 and len(chosen) == 1
+    assert chosen[0]["min_cluster_size"] == info["fitted"]["min_cluster_size"]
+    assert chosen[0]["n_groups"] == info["counts"]["groups"]
+
+    quality = info["quality"]
+    assert 0 < quality["modularity"] <= 1 and -1 <= quality["silhouette"] <= 1
+    assert -1 <= quality["relative_validity"] <= 1
+    assert len(quality["groups"]) == info["counts"]["groups"]
+    for group in quality["groups"]:
+        assert 0 <= group["stability"] <= 1
+        assert group["unstable"] == (group["stability"] < 0.5)
+
+    # Agreement with --label-column, recomputed from the written files.
+    given = pd.read_csv(source)
+    ours = pd.read_csv(out / "assignments.csv")["cluster_id"]
+    labels = quality["labels"]
+    assert labels["ari"] == pytest.approx(
+        adjusted_rand_score(given["label"], ours), abs=1e-4
+    )
+    assert sum(sum(row.values()) for row in labels["confusion"].values()) == 2000
+    html = (out / "report.html").read_text()
+    assert 'id="quality"' in html and "Confusion table" in html
 
 
 def test_second_run_embeds_nothing(wordnet_run, tmp_path):

@@ -1,0 +1,118 @@
+"""The parameter search and the quality figures, on seeded blobs and real labels."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from clustering.cluster import candidate_grid, fit_clusters, refit_labels
+from clustering.quality import (
+    best_jaccard,
+    group_stability,
+    knn_graph,
+    label_agreement,
+    modularity,
+    relative_validity,
+    silhouette,
+)
+from clustering.reduce import reduce_vectors
+
+
+@pytest.fixture(scope="module")
+def reduced_blobs():
+    from conftest import make_blobs_on_sphere
+
+    vectors, truth = make_blobs_on_sphere(n_per_blob=80, n_blobs=5, seed=1)
+    reduction = reduce_vectors(vectors, random_state=0)
+    return reduction, knn_graph(reduction.knn_indices), truth
+
+
+def test_modularity_prefers_the_true_groups_to_blobs_and_to_noise(reduced_blobs):
+    _, graph, truth = reduced_blobs
+    merged = np.where(truth < 3, 0, 1)
+    noise = np.full(len(truth), -1)
+    half_noise = np.where(np.arange(len(truth)) % 2 == 0, truth, -1)
+    true_score = modularity(graph, truth)
+    assert true_score > modularity(graph, merged) + 0.1
+    assert true_score > modularity(graph, half_noise) + 0.1
+    assert modularity(graph, noise) < 0.05
+
+
+def test_search_finds_the_blobs_and_reports_every_candidate(reduced_blobs):
+    reduction, graph, truth = reduced_blobs
+    clusters = fit_clusters(reduction.cluster_coords, graph=graph)
+    assert clusters.n_clusters == 5
+    assert adjusted_rand_score(truth, clusters.labels) > 0.95
+
+    table = clusters.search
+    pairs = candidate_grid(len(truth))
+    assert len(table) == len(pairs) + 1  # every pair with eom, then leaf on the best
+    chosen = [c for c in table if c["chosen"]]
+    assert len(chosen) == 1
+    assert chosen[0]["score"] == max(c["score"] for c in table)
+    assert (chosen[0]["min_cluster_size"], chosen[0]["min_samples"]) == (
+        clusters.min_cluster_size,
+        clusters.min_samples,
+    )
+    assert {c["method"] for c in table} == {"eom", "leaf"}
+
+
+def test_given_values_are_kept_and_only_the_rest_is_searched(reduced_blobs):
+    reduction, graph, _ = reduced_blobs
+    clusters = fit_clusters(
+        reduction.cluster_coords, graph=graph, min_cluster_size=30, method="eom"
+    )
+    assert clusters.min_cluster_size == 30
+    assert {c["min_cluster_size"] for c in clusters.search} == {30}
+    assert {c["method"] for c in clusters.search} == {"eom"}
+    fixed = fit_clusters(
+        reduction.cluster_coords,
+        graph=graph,
+        min_cluster_size=30,
+        min_samples=5,
+        method="leaf",
+    )
+    assert fixed.search == [] and fixed.method == "leaf"
+
+
+def test_candidate_grid_scales_with_the_data():
+    small = candidate_grid(200)
+    large = candidate_grid(5000)
+    assert min(c for c, _ in small) == 5 and max(c for c, _ in small) <= 50
+    assert max(c for c, _ in large) == 400
+    assert all(s <= c for c, s in small + large)
+
+
+def test_stable_groups_score_high_and_random_labels_low(reduced_blobs):
+    reduction, graph, truth = reduced_blobs
+    clusters = fit_clusters(reduction.cluster_coords, graph=graph)
+
+    def refit(positions):
+        return refit_labels(reduction.cluster_coords, clusters, positions)
+
+    stability = group_stability(clusters.labels, refit, n_repeats=3)
+    assert stability.shape == (5,) and (stability > 0.9).all()
+    shuffled = np.random.default_rng(0).permutation(clusters.labels)
+    assert (group_stability(shuffled, refit, n_repeats=2) < 0.5).all()
+
+
+def test_best_jaccard_counts_overlap_over_union():
+    scores = best_jaccard(np.array([0, 0, 0, 1, 1]), np.array([3, 3, -1, 4, 4]))
+    np.testing.assert_allclose(scores, [2 / 3, 1.0])
+
+
+def test_run_wide_scores_are_defined_and_rank_the_truth_first(reduced_blobs):
+    reduction, _, truth = reduced_blobs
+    coords = reduction.cluster_coords
+    shuffled = np.random.default_rng(0).permutation(truth)
+    assert silhouette(coords, truth) > 0.5 > silhouette(coords, shuffled)
+    assert relative_validity(coords, truth) > relative_validity(coords, shuffled)
+    assert silhouette(coords, np.zeros(len(truth), int)) is None
+
+
+def test_label_agreement_gives_scores_and_a_confusion_table():
+    truth = np.array(["a", "a", "a", "b", "b", "c"])
+    labels = np.array([0, 0, -1, 1, 1, 1])
+    agreement = label_agreement(truth, labels)
+    assert agreement["homogeneity"] < 1 and 0 < agreement["ari"] < 1
+    assert agreement["confusion"] == {-1: {"a": 1}, 0: {"a": 2}, 1: {"b": 2, "c": 1}}
+    assert label_agreement(truth, np.array([5, 5, 5, 2, 2, 7]))["nmi"] == 1.0
