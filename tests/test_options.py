@@ -66,6 +66,18 @@ def test_defaults_are_kept_as_given():
         (["--on-bad-lines", "warn"], "on_bad_lines must be one of error, skip; got"),
         (["--long-texts", "all"], "long_texts must be one of truncate, chunk; got"),
         (["--min-cluster-size", "5", "--min-samples", "6"], "min_samples must be at"),
+        (
+            ["--selection-method", "best"],
+            "cluster_selection_method must be one of auto, eom, leaf; got 'best'",
+        ),
+        (
+            ["--stability-repeats", "-1"],
+            "stability_repeats must be a whole number >= 0; got '-1'",
+        ),
+        (
+            ["--label-column", "label"],
+            "label_column must be one of the columns 'text'; got 'label'",
+        ),
         (["--bogus"], "No such option '--bogus'"),
         (["--cache-dir", "FILE"], "Invalid value for '--cache-dir'"),
         (["--out", "FILE"], "Invalid value for '--out'"),
