@@ -18,6 +18,7 @@ Run from the repository root: ``python benchmarks/quality.py [--seed 42]``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -26,7 +27,9 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))  # measure this checkout, not an installed copy
 EVALUATION_FILES = ("wordnet_core.csv", "emoji.csv", "debian_topics_small.csv")
 
 
