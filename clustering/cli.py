@@ -121,6 +121,13 @@ def main() -> None:
     help="Subsample repeats measuring each group's stability (default: 3).",
 )
 @click.option(
+    "--assign-noise",
+    default=None,
+    metavar="SHARE",
+    help="Move unclustered rows to the group holding at least SHARE (0-1) of "
+    "their nearest neighbours (default: keep them unclustered).",
+)
+@click.option(
     "--label-column",
     default=None,
     help="Column of known labels to score the groups against (never used to cluster).",
@@ -186,6 +193,7 @@ def run(
     min_samples: str | None,
     selection_method: str | None,
     stability_repeats: str | None,
+    assign_noise: str | None,
     label_column: str | None,
     n_neighbors: str | None,
     seed: str | None,
@@ -228,6 +236,7 @@ def run(
         ("long_texts", long_texts),
         ("cluster_selection_method", selection_method),
         ("stability_repeats", stability_repeats),
+        ("assign_noise", assign_noise),
     ):
         if value is not None:
             given[name] = value

@@ -96,6 +96,9 @@ SIZE_FRACTIONS = (0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.08)
 #: ``min_samples`` candidates of the search (those above the size are dropped).
 SAMPLES_GRID = (1, 2, 5, 10, 20)
 METHODS = ("auto", "eom", "leaf")
+#: Below this many distinct texts the search is skipped: modularity cannot tell
+#: a few tiny chance groups from real ones, so the size-based defaults are used.
+SEARCH_MIN_TEXTS = 100
 
 
 def candidate_grid(
@@ -183,8 +186,9 @@ def fit_clusters(
 ) -> Clusters:
     """Find dense groups in ``coords`` with HDBSCAN.
 
-    With a neighbour ``graph``, the values not given by the user are chosen by
-    :func:`search_parameters`; without one, the size-based defaults are used.
+    With a neighbour ``graph`` and at least :data:`SEARCH_MIN_TEXTS` texts, the
+    values not given by the user are chosen by :func:`search_parameters`;
+    otherwise the size-based defaults are used.
 
     Parameters
     ----------
@@ -231,8 +235,10 @@ def fit_clusters(
 
     # Search what the user left open, scored on the neighbour graph.
     methods = ("eom", "leaf") if method == "auto" else (method,)
-    searching = graph is not None and (
-        min_cluster_size is None or min_samples is None or method == "auto"
+    searching = (
+        graph is not None
+        and n >= SEARCH_MIN_TEXTS
+        and (min_cluster_size is None or min_samples is None or method == "auto")
     )
     if searching:
         pairs = candidate_grid(n, min_cluster_size, min_samples)
@@ -260,6 +266,55 @@ def fit_clusters(
         (labels < 0).sum(),
     )
     return Clusters(labels, strengths, mcs, ms, notes, clusterer, chosen, table)
+
+
+def assign_noise(
+    labels: np.ndarray, knn_indices: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move unclustered texts to the group most of their neighbours are in.
+
+    A text moves when the share of its nearest neighbours (in the shared graph)
+    that belong to one group is at least ``threshold`` and above 0. Passes repeat
+    while texts move, so a moved text can pull in its own unclustered neighbours.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray of int, shape (n_samples,)
+        Group per text; ``-1`` is unclustered.
+    knn_indices : numpy.ndarray of int, shape (n_samples, k)
+        Neighbours of each text, itself first.
+    threshold : float
+        In [0, 1]; higher moves fewer texts.
+
+    Returns
+    -------
+    labels : numpy.ndarray of int, shape (n_samples,)
+        The new groups.
+    strengths : numpy.ndarray of float, shape (n_samples,)
+        For a moved text, the share of its neighbours in its new group; else 0.
+
+    Examples
+    --------
+    >>> knn = np.array([[0, 1, 2], [1, 0, 2], [2, 1, 0], [3, 2, 1]])
+    >>> assign_noise(np.array([0, 0, -1, -1]), knn, 0.5)[0].tolist()
+    [0, 0, 0, 0]
+    """
+    labels = np.asarray(labels).copy()
+    strengths = np.zeros(len(labels))
+    neighbours = knn_indices[:, 1:]
+    for _ in range(len(labels)):
+        noise = np.flatnonzero(labels < 0)
+        found = labels[neighbours[noise]]
+        moved = labels.copy()
+        for i, row in zip(noise, found, strict=True):
+            votes = np.bincount(row[row >= 0], minlength=1)
+            share = votes.max() / max(len(row), 1)
+            if share > 0 and share >= threshold:
+                moved[i], strengths[i] = int(votes.argmax()), share
+        if (moved == labels).all():
+            break
+        labels = moved
+    return labels, strengths
 
 
 def refit_labels(

@@ -94,6 +94,17 @@ def _long_text_report(
     return report, [note]
 
 
+def _levels(clusters: object, counts: np.ndarray) -> dict | None:
+    """Coarse and fine levels of the fit, with their nesting summary."""
+    from clustering.levels import nesting, tree_levels
+
+    if clusters.clusterer is None or clusters.labels.max(initial=-1) < 0:
+        return None
+    levels = tree_levels(clusters.clusterer, clusters.labels)
+    levels["nesting"] = nesting(levels, clusters.labels, counts)
+    return levels
+
+
 def quality_panel(
     coords: np.ndarray,
     clusters: object,
@@ -174,6 +185,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         vectors of all their pieces.
     cluster_selection_method : {"auto", "eom", "leaf"}, default="auto"
     stability_repeats : int, default=3
+    assign_noise : float or None, default=None
 
     Attributes
     ----------
@@ -205,6 +217,12 @@ class TextClusterer(ClusterMixin, BaseEstimator):
     search_ : list of dict
         The parameter candidates tried, each with its groups, unclustered share,
         label-free score (neighbour-graph modularity) and whether it was chosen.
+    levels_ : dict or None
+        Coarse and fine groupings of the distinct texts from the same condensed
+        tree (``coarse``, ``fine`` arrays, ``-1`` outside) and ``nesting``, a
+        summary of how they nest; ``None`` when HDBSCAN did not run.
+    moved_ : numpy.ndarray of bool, shape (n_samples,)
+        Rows that ``assign_noise`` moved from unclustered into a group.
     quality_ : dict
         The quality panel: ``modularity``, ``relative_validity`` (DBCV-style) and
         ``silhouette`` on the reduced space, and per group ``stability``,
@@ -243,6 +261,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         long_texts: str = "truncate",
         cluster_selection_method: str = "auto",
         stability_repeats: int = 3,
+        assign_noise: float | None = None,
     ) -> None:
         self.model = model
         self.min_cluster_size = min_cluster_size
@@ -259,6 +278,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         self.long_texts = long_texts
         self.cluster_selection_method = cluster_selection_method
         self.stability_repeats = stability_repeats
+        self.assign_noise = assign_noise
 
     def checked_options(self) -> Options:
         """The parameters, checked; raises :class:`ParameterError` if one is bad."""
@@ -289,7 +309,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         -------
         self
         """
-        from clustering.cluster import fit_clusters
+        from clustering.cluster import assign_noise, fit_clusters
         from clustering.describe import describe_groups
         from clustering.embed import Embedder
         from clustering.quality import knn_graph
@@ -350,6 +370,15 @@ class TextClusterer(ClusterMixin, BaseEstimator):
             method=options.cluster_selection_method,
             graph=graph,
         )
+        levels = _levels(clusters, prepared.counts)
+        moved = np.zeros(len(texts), dtype=bool)
+        if options.assign_noise is not None and reduction.knn_indices is not None:
+            before = clusters.labels
+            clusters.labels, strengths = assign_noise(
+                before, reduction.knn_indices, options.assign_noise
+            )
+            moved = (before < 0) & (clusters.labels >= 0)
+            clusters.strengths = np.where(moved, strengths, clusters.strengths)
         lap("cluster")
         groups = describe_groups(
             texts,
@@ -379,6 +408,8 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         self.reduction_ = reduction
         self.clusters_ = clusters
         self.search_ = clusters.search
+        self.levels_ = levels
+        self.moved_ = np.where(kept, moved[index], False)
         self.quality_ = quality
         self.groups_ = groups
         self.distinct_labels_ = clusters.labels

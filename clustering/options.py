@@ -67,6 +67,10 @@ class Options:
     stability_repeats : int, default=3
         Repeats on 80% subsamples used to measure each group's stability
         (``0`` skips the measure).
+    assign_noise : float or None, default=None
+        When given (0 to 1), unclustered texts move to the group that holds at
+        least this share of their nearest neighbours; ``None`` keeps them
+        unclustered.
     label_column : str or None, default=None
         A column of known labels to score the groups against (ARI, NMI,
         homogeneity, completeness, confusion table). It never steers the
@@ -90,6 +94,7 @@ class Options:
     cluster_selection_method: str = "auto"
     stability_repeats: int = 3
     label_column: str | None = None
+    assign_noise: float | None = None
 
     def to_dict(self) -> dict:
         """Return the options as a JSON-ready dict."""
@@ -119,6 +124,20 @@ _CHOICES = {
     "long_texts": LONG_TEXTS,
     "cluster_selection_method": ("auto", "eom", "leaf"),
 }
+
+
+def _share(name: str, value: object) -> float | None:
+    """A number from 0 to 1 (or None)."""
+    if value is None:
+        return None
+    allowed = "a number from 0 to 1, or None to keep unclustered rows"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(name, allowed, value) from None
+    if isinstance(value, bool) or not 0 <= number <= 1:
+        raise ParameterError(name, allowed, value)
+    return number
 
 
 def _choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
@@ -173,6 +192,8 @@ def make_options(**given: object) -> Options:
             )
         if name in _INT_LIMITS:
             checked[name] = _as_int(name, value)
+        elif name == "assign_noise":
+            checked[name] = _share(name, value)
         elif name in _CHOICES:
             checked[name] = _choice(name, value, _CHOICES[name])
         elif name in _BOOL_NAMES:

@@ -13,6 +13,8 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from clustering.errors import ParameterError
 from clustering.io import InputTable, read_table, table_from_data
 from clustering.options import Options, make_options, make_read_options
@@ -95,6 +97,7 @@ def run_pipeline(
         estimator.probabilities_,
         estimator.map_coords_,
         names,
+        estimator.moved_,
     )
     n_unclustered = int(prepared.counts[estimator.distinct_labels_ < 0].sum())
     clusters_table = build_clusters(groups, n_unclustered, prepared.n_kept)
@@ -104,6 +107,23 @@ def run_pipeline(
         notes.append(
             "no groups were found: every kept row is unclustered; try a smaller "
             "--min-cluster-size"
+        )
+    levels = estimator.levels_
+    moved = estimator.moved_
+    noise_assignment = None
+    if options.assign_noise is not None:
+        received = estimator.labels_[moved]
+        noise_assignment = {
+            "threshold": options.assign_noise,
+            "moved_rows": int(moved.sum()),
+            "received_by_group": {
+                int(g): int((received == g).sum()) for g in np.unique(received)
+            },
+        }
+        notes.append(
+            f"{int(moved.sum())} unclustered row(s) were assigned to the group "
+            f"holding at least {options.assign_noise:.0%} of their nearest "
+            "neighbours (status 'assigned')"
         )
     quality = dict(estimator.quality_)
     if options.label_column is not None:
@@ -144,10 +164,11 @@ def run_pipeline(
             "skipped": n_skipped,
             "skipped_by_reason": prepared.skipped_counts(),
             "by_status": {
-                "clustered": prepared.n_kept - n_unclustered,
+                "clustered": prepared.n_kept - n_unclustered - int(moved.sum()),
                 "unclustered": n_unclustered,
                 "skipped": n_skipped,
-            },
+            }
+            | ({"assigned": int(moved.sum())} if moved.any() else {}),
             "bad_lines_skipped": len(table.bad_lines),
             "long_texts": estimator.long_texts_,
             "groups": len(groups),
@@ -163,6 +184,8 @@ def run_pipeline(
             "candidates": estimator.search_,
         },
         "quality": quality,
+        "levels": None if levels is None else levels["nesting"],
+        "noise_assignment": noise_assignment,
         "timings_s": estimator.timings_,
         "notes": notes,
         "versions": _versions(),

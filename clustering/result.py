@@ -55,14 +55,18 @@ def build_assignments(
     strengths: np.ndarray,
     map_coords: np.ndarray,
     names: dict[int, str],
+    moved: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per input row, input columns untouched, plus the run's columns.
 
     All arrays are per input row. ``cluster_id`` is ``-1`` for unclustered rows and
-    empty for skipped rows.
+    empty for skipped rows. Rows in ``moved`` (unclustered rows that
+    ``assign_noise`` put into a group) get the status ``assigned``.
     """
     kept = skip_reason == ""
     status = np.where(~kept, "skipped", np.where(labels >= 0, "clustered", UNCLUSTERED))
+    if moved is not None:
+        status = np.where(moved, "assigned", status)
     cluster_id = pd.array(labels, dtype="Int64")
     cluster_id[~kept] = pd.NA
     label_text = [

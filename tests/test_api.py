@@ -110,3 +110,27 @@ def test_min_cluster_size_above_the_data_is_refused_before_embedding():
         r"texts \(3\); got 10",
     ):
         clustering.cluster_texts(["a b", "c d", "e f"], min_cluster_size=10)
+
+
+def test_assign_noise_moves_rows_and_says_how_many(wordnet_sample, sample_result):
+    moved = clustering.cluster_texts(
+        wordnet_sample, "text", assign_noise=0.3, show_progress=False
+    )
+    before = sample_result.assignments["status"].value_counts()
+    after = moved.assignments["status"].value_counts()
+    info = moved.run_info["noise_assignment"]
+    assert info["moved_rows"] == after.get("assigned", 0) > 0
+    assert after.get("unclustered", 0) == before["unclustered"] - info["moved_rows"]
+    assert sum(info["received_by_group"].values()) == info["moved_rows"]
+    assigned = moved.assignments[moved.assignments.status == "assigned"]
+    assert (assigned["cluster_id"] >= 0).all()
+    assert (assigned["membership_strength"] >= 0.3).all()
+    assert any("assigned to the group" in note for note in moved.run_info["notes"])
+
+
+def test_levels_and_quality_panel_on_the_result(sample_result):
+    levels = sample_result.run_info["levels"]
+    ids = sorted(g["cluster_id"] for c in levels for g in c["groups"])
+    assert ids == list(range(sample_result.n_clusters))
+    assert sample_result.quality["groups"][0]["cluster_id"] == 0
+    assert "stability" in sample_result.clusters.columns

@@ -75,6 +75,10 @@ def test_defaults_are_kept_as_given():
             "stability_repeats must be a whole number >= 0; got '-1'",
         ),
         (
+            ["--assign-noise", "1.5"],
+            "assign_noise must be a number from 0 to 1, or None to keep",
+        ),
+        (
             ["--label-column", "label"],
             "label_column must be one of the columns 'text'; got 'label'",
         ),

@@ -116,3 +116,51 @@ def test_label_agreement_gives_scores_and_a_confusion_table():
     assert agreement["homogeneity"] < 1 and 0 < agreement["ari"] < 1
     assert agreement["confusion"] == {-1: {"a": 1}, 0: {"a": 2}, 1: {"b": 2, "c": 1}}
     assert label_agreement(truth, np.array([5, 5, 5, 2, 2, 7]))["nmi"] == 1.0
+
+
+def test_levels_nest_fine_in_main_in_coarse(reduced_blobs):
+    from clustering.levels import nesting, tree_levels
+
+    reduction, graph, truth = reduced_blobs
+    # Small groups, so the tree has leaves below the main groups.
+    clusters = fit_clusters(
+        reduction.cluster_coords, min_cluster_size=10, min_samples=5, method="eom"
+    )
+    labels = clusters.labels
+    levels = tree_levels(clusters.clusterer, labels)
+    inside = levels["fine"] >= 0
+    assert inside.any()
+    for fine_id, main in levels["fine_of"].items():
+        assert set(labels[levels["fine"] == fine_id]) == {main}
+    assert ((levels["coarse"] >= 0) == (labels >= 0)).all()
+    for group in range(clusters.n_clusters):
+        assert len(set(levels["coarse"][labels == group])) == 1
+    n_coarse = len(set(levels["coarse_of"].values()))
+    assert 1 <= n_coarse <= clusters.n_clusters <= len(levels["fine_of"])
+
+    summary = nesting(levels, labels, np.ones(len(labels), int))
+    assert sum(c["size"] for c in summary) == (labels >= 0).sum()
+    assert sorted(g["cluster_id"] for c in summary for g in c["groups"]) == list(
+        range(clusters.n_clusters)
+    )
+
+
+def test_assign_noise_moves_rows_by_their_neighbours(reduced_blobs):
+    from clustering.cluster import assign_noise
+
+    reduction, _, truth = reduced_blobs
+    knn = reduction.knn_indices
+    labels = truth.copy()
+    hidden = np.arange(0, len(truth), 7)
+    labels[hidden] = -1
+
+    moved, strengths = assign_noise(labels, knn, 0.5)
+    assert (moved[hidden] == truth[hidden]).mean() > 0.95
+    assert (strengths[hidden] >= 0.5).all() and (strengths[labels >= 0] == 0).all()
+    kept = labels >= 0
+    assert (moved[kept] == labels[kept]).all()
+
+    strict, _ = assign_noise(labels, knn, 1.0)
+    assert (strict >= 0).sum() <= (moved >= 0).sum()
+    none, _ = assign_noise(np.full(len(truth), -1), knn, 0.0)
+    assert (none == -1).all()
