@@ -38,6 +38,10 @@ _FLAGS = {
     "delimiter": "--delimiter",
     "sheet": "--sheet",
     "on_bad_lines": "--on-bad-lines",
+    "cluster_selection_method": "--selection-method",
+    "stability_repeats": "--stability-repeats",
+    "assign_noise": "--assign-noise",
+    "label_column": "--label-column",
 }
 
 
