@@ -136,7 +136,10 @@ class RunGroups:
             entry = rows.setdefault(kept, [int(group), 0])
             entry[1] += 1
         groups = json.loads((folder / "clusters.json").read_text(encoding="utf-8"))
-        descriptions = [_Described(**g) for g in groups["clusters"]]
+        descriptions = [
+            _Described(g["cluster_id"], g["label"], list(g["central_texts"]))
+            for g in groups["clusters"]
+        ]
         texts = sorted(rows)
         return cls.from_parts(
             texts,
@@ -151,11 +154,6 @@ class _Described:
     cluster_id: int
     label: str
     central_texts: list[str]
-    size: int = 0
-    n_distinct: int = 0
-    share: float = 0.0
-    keywords: list[str] = field(default_factory=list)
-    cohesion: float | None = None
 
 
 @dataclass
@@ -353,20 +351,20 @@ def compare_runs(
             else:
                 change, detail = "new", ""
         records.append(_record(change, o, final[n], old, new, n, shared, detail))
+    reported = {r["old_id"] for r in records}
     for o in old_ids:
-        if o in matched_old:
+        if o in matched_old or o in reported:
             continue
         into = [n for n in new_ids if o in merged_into[n]]
         if into:
             n = into[0]
             detail = f"merged into new group {final[n]}"
             records.append(_record("merged", o, None, old, new, n, shared, detail))
-        elif split_into[o]:
-            continue  # its parts are reported as split
         else:
             records.append(_record("vanished", o, None, old, new, None, shared, ""))
 
-    table = pd.DataFrame(records)
+    columns = list(_record("new", None, None, old, new, None, {}, ""))
+    table = pd.DataFrame(records, columns=columns)
     table["change"] = pd.Categorical(table["change"], CHANGES, ordered=True)
     table = table.sort_values(["change", "new_id", "old_id"], kind="stable")
     table["change"] = table["change"].astype(str)

@@ -73,7 +73,16 @@ def test_reruns_are_byte_identical_in_process_and_across_processes(
 
 
 def test_rows_in_another_order_keep_their_groups(first_run, slice_csv, tmp_path):
-    run_cli("run", str(slice_csv[1]), "--out", str(tmp_path / "shuffled"), "-q")
+    # Without the cache: vectors cached from other batches may differ in their
+    # last bits, which UMAP can amplify (see the TODO in clustering/cache.py).
+    run_cli(
+        "run",
+        str(slice_csv[1]),
+        "--out",
+        str(tmp_path / "shuffled"),
+        "--no-cache",
+        "-q",
+    )
     given = pd.read_csv(first_run / "assignments.csv", dtype=str).set_index("id")
     shuffled = pd.read_csv(tmp_path / "shuffled" / "assignments.csv", dtype=str)
     assert (
