@@ -21,8 +21,9 @@ A matched new group keeps its old id. Every group of either run gets a change:
     a new group that took most of two or more old groups (the old groups that
     did not keep their id say ``merged`` too, naming the new group).
 ``split``
-    an old group whose texts went mostly to two or more new groups, each made
-    mostly of its texts; the new groups that do not keep the old id say ``split``.
+    an old group whose texts went mostly (together) to two or more new groups,
+    each made mostly of its texts and holding at least :data:`PART` of it; the
+    new groups that do not keep the old id say ``split`` too.
 ``new``
     a new group matching no old one: it gets an id no old group had.
 ``vanished``
@@ -51,7 +52,7 @@ SIZE_CHANGE = 0.1
 #: Share of a group that "most of" means in merges and splits.
 MOST = 0.5
 #: Share of an old group a new group must take to count as one of its parts.
-PART = 0.2
+PART = 0.05
 
 CHANGES = ("kept", "grown", "shrunk", "merged", "split", "new", "vanished")
 COMPARE_FILES = ("changes.csv", "changes.md", "changes.html")
@@ -214,7 +215,8 @@ def _render(name: str, comparison: Comparison) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    rows = comparison.table.fillna("").to_dict("records")
+    table = comparison.table.astype(object)
+    rows = table.where(table.notna(), "").to_dict("records")
     return environment.get_template(name).render(
         c=comparison, rows=rows, changes=CHANGES
     )
@@ -309,14 +311,15 @@ def compare_runs(
     merged_into = {
         n: [o for o in old_ids if part_of_old(o, n) >= MOST] for n in new_ids
     }
-    split_into = {
-        o: [
+    split_into = {}
+    for o in old_ids:
+        parts = [
             n
             for n in new_ids
             if part_of_new(o, n) >= MOST and part_of_old(o, n) >= PART
         ]
-        for o in old_ids
-    }
+        together = sum(part_of_old(o, n) for n in parts)
+        split_into[o] = parts if len(parts) >= 2 and together >= MOST else []
 
     # Ids: matched groups keep the old id; the others get fresh ones, larger
     # groups first.
