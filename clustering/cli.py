@@ -232,7 +232,10 @@ def run(
     ):
         if value is not None:
             given[name] = value
-    given.update(use_cache=not no_cache, show_progress=not quiet)
+    # A repeated run reads the cache only if the recorded one did: cached vectors
+    # may differ in their last bits from freshly embedded ones.
+    use_cache = not no_cache and given.get("use_cache", True)
+    given.update(use_cache=use_cache, show_progress=not quiet)
     options = make_options(**given)
     reading = make_read_options(
         format=input_format,

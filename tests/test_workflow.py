@@ -116,7 +116,6 @@ def test_run_from_run_json_repeats_the_run(first_run, slice_csv, tmp_path):
     repeated = json.loads((tmp_path / "repeat" / "run.json").read_text())
     assert repeated["options"] == {
         **record["options"],
-        "use_cache": True,
         "text_column": "text",
     }
 
