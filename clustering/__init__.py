@@ -10,7 +10,13 @@ only when a run needs them.
 
 from __future__ import annotations
 
-from clustering.errors import ClusteringError, InputError, OutputError, ParameterError
+from clustering.errors import (
+    ClusteringError,
+    InputError,
+    ModelError,
+    OutputError,
+    ParameterError,
+)
 
 __version__ = "0.1.0"
 
@@ -18,10 +24,13 @@ __all__ = [
     "ClusteringError",
     "ClusteringResult",
     "InputError",
+    "ModelError",
     "OutputError",
     "ParameterError",
+    "TextClusterer",
     "cluster_file",
     "cluster_texts",
+    "compare_runs",
     "read_table",
 ]
 
@@ -30,6 +39,8 @@ _LAZY = {
     "cluster_file": "clustering.pipeline",
     "ClusteringResult": "clustering.result",
     "read_table": "clustering.io",
+    "TextClusterer": "clustering.estimator",
+    "compare_runs": "clustering.compare",
 }
 
 

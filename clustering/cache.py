@@ -3,6 +3,11 @@
 One SQLite file per model in the cache folder. The folder is, in order of
 preference: the ``cache_dir`` option, ``$CLUSTERING_CACHE_DIR``, or the user cache
 folder given by :mod:`platformdirs` (``~/.cache/clustering`` on Linux).
+
+TODO(issue 5): a text's vector can differ in its last bits with the batch it was
+embedded in (padding changes the matrix shapes), and UMAP can amplify that. A run
+reading vectors cached by runs on other texts may therefore group a few texts
+differently from a run with ``--no-cache``; reruns of one input are identical.
 """
 
 from __future__ import annotations

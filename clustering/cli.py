@@ -85,13 +85,35 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.argument(
+    "input_path", metavar="INPUT", required=False, type=click.Path(dir_okay=False)
+)
 @click.option(
     "--out",
     "out_dir",
     required=True,
     type=click.Path(file_okay=False),
     help="Folder for the report files (created if missing).",
+)
+@click.option(
+    "--model-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Also save the fitted model to this folder (for 'clustering assign').",
+)
+@click.option(
+    "--from",
+    "from_record",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Repeat the run recorded in this run.json (input, options, seed); "
+    "options given here win.",
+)
+@click.option(
+    "--previous",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder of an earlier run: matching groups keep its ids.",
 )
 @click.option(
     "--text-column",
@@ -189,8 +211,11 @@ def main() -> None:
 @click.pass_context
 def run(
     ctx: click.Context,
-    input_path: str,
-    out_dir: str,
+    input_path: str | None,
+    out_dir: str | None,
+    model_dir: str | None,
+    from_record: str | None,
+    previous: str | None,
     text_column: str | None,
     model: str | None,
     min_cluster_size: str | None,
@@ -224,26 +249,47 @@ def run(
     # Check every option before reading data or loading a model.
     from clustering.options import make_options, make_read_options
 
-    given = {
-        "text_column": text_column,
-        "min_cluster_size": min_cluster_size,
-        "min_samples": min_samples,
-        "label_column": label_column,
-        "use_cache": not no_cache,
-        "cache_dir": cache_dir,
-        "show_progress": not quiet,
-    }
+    given: dict = {}
+    expected_sha256 = None
+    if from_record is not None:
+        recorded = _read_record(from_record)
+        given.update(recorded["options"])
+        source = recorded["input"]
+        if input_path is None:
+            input_path = source.get("path") or source["source"]
+            expected_sha256 = source["sha256"]
+        input_format = input_format or source.get("format")
+        encoding = encoding or source.get("encoding")
+        delimiter = delimiter or source.get("delimiter")
+        sheet = sheet or source.get("sheet")
+        if source.get("bad_lines"):
+            on_bad_lines = "skip"
+        if given.get("text_column") is None:
+            given["text_column"] = source["text_column"]
+        if previous is None and recorded.get("previous"):
+            previous = recorded["previous"]["dir"]
+    if input_path is None:
+        raise click.UsageError("Missing argument 'INPUT' (or give --from run.json).")
     for name, value in (
+        ("text_column", text_column),
         ("model", model),
+        ("min_cluster_size", min_cluster_size),
+        ("min_samples", min_samples),
         ("n_neighbors", n_neighbors),
         ("random_state", seed),
         ("long_texts", long_texts),
         ("cluster_selection_method", selection_method),
         ("stability_repeats", stability_repeats),
         ("assign_noise", assign_noise),
+        ("label_column", label_column),
+        ("cache_dir", cache_dir),
     ):
         if value is not None:
             given[name] = value
+    # A repeated run reads the cache only if the recorded one did: cached vectors
+    # may differ in their last bits from freshly embedded ones.
+    use_cache = not no_cache and given.get("use_cache", True)
+    given.update(use_cache=use_cache, show_progress=not quiet)
     options = make_options(**given)
     reading = make_read_options(
         format=input_format,
@@ -256,21 +302,51 @@ def run(
 
     from clustering.report import check_out_dir
 
-    check_out_dir(Path(out_dir), force=force)
+    if out_dir is not None:
+        check_out_dir(Path(out_dir), force=force)
+    if (
+        model_dir is not None
+        and not force
+        and (Path(model_dir) / "manifest.json").exists()
+    ):
+        raise ClusteringError(
+            f"{model_dir} already holds a model; pass --force to replace it, or "
+            "choose another --model-dir folder"
+        )
 
     # Read, cluster, write.
     from clustering.io import read_table
     from clustering.pipeline import run_pipeline
 
     table = read_table(input_path, **reading)
-    result = run_pipeline(table, options)
-    result.save(out_dir, force=force)
+    if expected_sha256 is not None and table.sha256 != expected_sha256:
+        raise ClusteringError(
+            f"{input_path} changed since the run recorded in {from_record} (its "
+            "SHA-256 differs); give INPUT explicitly to run on it anyway"
+        )
+    result = run_pipeline(table, options, previous=previous)
+    result.run_info["input"]["path"] = str(Path(input_path).resolve())
+    if out_dir is not None:
+        result.save(out_dir, force=force)
+    if model_dir is not None:
+        from clustering.persist import save_model
+
+        save_model(
+            result.estimator,
+            model_dir,
+            force=force,
+            extra={"input_file": result.run_info["input"]},
+        )
 
     if not quiet:
         _print_summary(result.run_info, result.summary(), input_path, out_dir)
+        if model_dir is not None:
+            click.echo(f"Model: {model_dir}")
 
 
-def _print_summary(info: dict, summary: str, input_path: str, out_dir: str) -> None:
+def _print_summary(
+    info: dict, summary: str, input_path: str, out_dir: str | None
+) -> None:
     """What was read, counts by status, skipped lines and notes, on stdout."""
     from pathlib import Path
 
@@ -308,4 +384,183 @@ def _print_summary(info: dict, summary: str, input_path: str, out_dir: str) -> N
         )
     for note in info["notes"]:
         click.echo(f"Note: {note}")
-    click.echo(f"Report: {Path(out_dir) / 'report.html'}")
+    if out_dir is not None:
+        click.echo(f"Report: {Path(out_dir) / 'report.html'}")
+
+
+def _fit_params() -> list[click.Parameter]:
+    """The options of ``run``, with --out optional and --model-dir required."""
+    import copy
+
+    params = []
+    for param in run.params:
+        param = copy.copy(param)
+        if param.name == "out_dir":
+            param.required = False
+            param.help = "Also write the report files to this folder."
+        elif param.name == "model_dir":
+            param.required = True
+            param.help = "Folder for the fitted model (created if missing)."
+        params.append(param)
+    return params
+
+
+fit = click.Command(
+    "fit",
+    callback=run.callback,
+    params=_fit_params(),
+    help="Fit the groups of INPUT and save the model to --model-dir; takes the "
+    "options of 'run'.",
+)
+main.add_command(fit)
+
+
+@main.command()
+@click.argument("model_dir", metavar="MODEL_DIR", type=click.Path(file_okay=False))
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the report files (created if missing).",
+)
+@click.option(
+    "--text-column",
+    default=None,
+    help="Column holding the texts (default: the model's, else chosen when clear).",
+)
+@click.option(
+    "--encoding", default=None, help="Text encoding of INPUT (default: detected)."
+)
+@click.option(
+    "--delimiter", default=None, help="Field delimiter of INPUT (default: detected)."
+)
+@click.option(
+    "--cache-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Embedding cache folder (default: the user cache folder).",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option("--force", is_flag=True, help="Replace a report already in --out.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Log each stage; show tracebacks on errors."
+)
+@click.pass_context
+def assign(
+    ctx: click.Context,
+    model_dir: str,
+    input_path: str,
+    out_dir: str,
+    text_column: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    cache_dir: str | None,
+    no_cache: bool,
+    force: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Place the rows of INPUT in the groups of the model in MODEL_DIR."""
+    ctx.meta["verbose"] = verbose
+    _configure_logging(verbose, quiet)
+    from pathlib import Path
+
+    from clustering.report import check_out_dir
+
+    check_out_dir(Path(out_dir), force=force)
+    from clustering.options import make_read_options
+
+    reading = make_read_options(encoding=encoding, delimiter=delimiter).to_dict()
+
+    # Load the model (no code runs from its folder), then read and place.
+    from clustering.io import read_table
+    from clustering.persist import load_model
+    from clustering.pipeline import assign_pipeline
+
+    model = load_model(model_dir)
+    model.set_params(use_cache=not no_cache, show_progress=not quiet)
+    if cache_dir is not None:
+        model.set_params(cache_dir=cache_dir)
+    table = read_table(input_path, **reading)
+    result = assign_pipeline(
+        table, model, text_column=text_column, model_dir=str(model_dir)
+    )
+    result.save(out_dir, force=force)
+    if not quiet:
+        counts = result.run_info["counts"]
+        click.echo(
+            f"Placed {counts['rows']} rows from {input_path} in the "
+            f"{counts['model_groups']} groups of {model_dir} "
+            f"({counts['known_to_model']} distinct texts were known to the model)."
+        )
+        click.echo(f"{result.summary()}.")
+        click.echo(f"Report: {Path(out_dir) / 'report.html'}")
+
+
+def _read_record(path: str) -> dict:
+    """A run.json written by an earlier run, checked enough to repeat it."""
+    import json
+
+    try:
+        record = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ClusteringError(f"--from {path}: cannot read it: {error}") from None
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("options"), dict)
+        or not isinstance(record.get("input"), dict)
+        or record.get("command", "run") != "run"
+    ):
+        raise ClusteringError(
+            f"--from {path} is not the run.json of a 'clustering run'; give the "
+            "run.json from a run's --out folder"
+        )
+    if record["input"]["source"].startswith("<"):
+        raise ClusteringError(
+            f"--from {path} records a run on data in memory "
+            f"({record['input']['source']}); give INPUT explicitly"
+        )
+    return record
+
+
+@main.command()
+@click.argument("old_dir", metavar="OLD_DIR", type=click.Path(file_okay=False))
+@click.argument("new_dir", metavar="NEW_DIR", type=click.Path(file_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder for changes.csv, changes.md, changes.html (default: NEW_DIR).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Log each step; show tracebacks on errors."
+)
+@click.pass_context
+def compare(
+    ctx: click.Context,
+    old_dir: str,
+    new_dir: str,
+    out_dir: str | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Say what changed between the runs in OLD_DIR and NEW_DIR."""
+    ctx.meta["verbose"] = verbose
+    _configure_logging(verbose, quiet)
+    from clustering.compare import compare_runs
+
+    comparison = compare_runs(old_dir, new_dir)
+    written = comparison.save(out_dir or new_dir)
+    if not quiet:
+        counts = ", ".join(f"{k} {v}" for k, v in comparison.counts.items() if v)
+        click.echo(f"Groups: {counts or 'none in either run'}.")
+        click.echo(
+            f"{comparison.n_common} texts are in both runs; {comparison.n_moved} "
+            "changed group."
+        )
+        click.echo(f"Changes: {written / 'changes.html'}")

@@ -31,5 +31,9 @@ class ParameterError(ClusteringError, ValueError):
         super().__init__(message)
 
 
+class ModelError(ClusteringError):
+    """A saved model folder cannot be used (missing, damaged, incompatible)."""
+
+
 class OutputError(ClusteringError, OSError):
     """The output folder cannot be written as asked (exists, not writable)."""

@@ -8,8 +8,11 @@ files, choosing the column and writing reports.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -235,6 +238,12 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         Texts longer than the model's token limit: ``limit``, ``rows``,
         ``distinct``, ``longest_tokens`` and ``mode``; ``None`` when embeddings
         were given.
+    model_state_ : clustering.assign.ModelState
+        What :meth:`predict` needs, as plain arrays (also what :meth:`save`
+        writes).
+    model_name_ : str or None
+        Sentence model the texts were embedded with; ``None`` when the vectors
+        were given.
 
     Examples
     --------
@@ -309,6 +318,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         -------
         self
         """
+        from clustering.assign import state_from_fit
         from clustering.cluster import assign_noise, fit_clusters
         from clustering.describe import describe_groups
         from clustering.embed import Embedder
@@ -420,6 +430,8 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         self.n_clusters_ = len(groups)
         self.notes_ = long_notes + reduction.notes + clusters.notes
         self.timings_ = timings
+        self.model_state_ = state_from_fit(texts, vectors, reduction, clusters)
+        self.model_name_ = options.model if embeddings is None else None
         return self
 
     def fit_predict(
@@ -427,3 +439,208 @@ class TextClusterer(ClusterMixin, BaseEstimator):
     ) -> np.ndarray:
         """Fit and return ``labels_`` (shape (n_samples,); ``-1`` unclustered)."""
         return self.fit(X, **fit_params).labels_
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_state_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(
+                "this TextClusterer is not fitted yet; call fit (or load a saved "
+                "model with TextClusterer.load) first"
+            )
+
+    def place(
+        self,
+        X: Sequence[object],
+        *,
+        embeddings: object | None = None,
+        column: str = "text",
+    ) -> Assignment:
+        """Place new rows in the fitted groups, with everything per row.
+
+        See :mod:`clustering.assign` for the method: UMAP's transform from each
+        text's nearest fitted texts, then HDBSCAN's approximate prediction. A
+        text the model was fitted on keeps its fitted group.
+
+        Parameters
+        ----------
+        X : sequence of str, shape (n_samples,)
+            Texts; empty and NA-like cells are skipped, as in :meth:`fit`.
+        embeddings : array-like of shape (n_samples, dim), optional
+            Precomputed vectors, one per row; the model is then not loaded.
+        column : str, default="text"
+            Name of the texts' column, used in messages.
+
+        Returns
+        -------
+        Assignment
+            Per-row ``labels`` (``-1`` unclustered or skipped), ``strengths``,
+            ``cluster_coords`` (n_samples, n_components), ``map_coords``
+            (n_samples, 2; ``nan`` for skipped rows) and ``skip_reason``.
+        """
+        from clustering.assign import place_texts
+
+        self._check_fitted()
+        values = X.tolist() if hasattr(X, "tolist") else list(X)
+        prepared = prepare_texts(values, column)
+        state = self.model_state_
+        n_dims = state.cluster_coords.shape[1]
+        texts = prepared.unique_texts
+
+        # Embed the distinct texts with the model's sentence model.
+        if embeddings is not None:
+            vectors = _distinct_vectors(embeddings, prepared)
+        elif not texts:
+            vectors = np.zeros((0, state.vectors.shape[1]), dtype=np.float32)
+        else:
+            vectors = self._embedder().embed(texts)
+
+        # Place them, then spread the results back over the rows.
+        placed = place_texts(state, texts, vectors)
+        kept = prepared.row_to_unique >= 0
+        index = np.where(kept, prepared.row_to_unique, 0)
+
+        def per_row(values: np.ndarray, fill: float) -> np.ndarray:
+            if not len(texts):
+                shape = (prepared.n_rows,) + values.shape[1:]
+                return np.full(shape, fill, dtype=float)
+            mask = kept.reshape((-1,) + (1,) * (values.ndim - 1))
+            return np.where(mask, values[index], fill)
+
+        return Assignment(
+            prepared=prepared,
+            labels=per_row(placed.labels, -1).astype(np.int64),
+            strengths=per_row(placed.strengths, 0.0),
+            cluster_coords=per_row(placed.cluster_coords, np.nan).reshape(-1, n_dims),
+            map_coords=per_row(placed.map_coords, np.nan).reshape(-1, 2),
+            distinct_labels=placed.labels,
+            distinct_map_coords=placed.map_coords,
+            n_known=placed.n_known,
+        )
+
+    def _embedder(self):
+        from clustering.embed import Embedder
+
+        if getattr(self, "embedder_", None) is None:
+            if self.model_name_ is None:
+                raise ParameterError(
+                    "embeddings",
+                    "given: this model was fitted on precomputed vectors",
+                    None,
+                    "Pass embeddings= with vectors from the same model",
+                )
+            self.embedder_ = Embedder(
+                self.model_name_,
+                batch_size=self.batch_size,
+                show_progress=self.show_progress,
+                cache_dir=self.cache_dir,
+                use_cache=self.use_cache,
+                long_texts=self.long_texts,
+            )
+        return self.embedder_
+
+    def predict(
+        self,
+        X: Sequence[object],
+        *,
+        embeddings: object | None = None,
+        return_strength: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Fitted group of each new text.
+
+        Parameters
+        ----------
+        X : sequence of str, shape (n_samples,)
+        embeddings : array-like of shape (n_samples, dim), optional
+            Precomputed vectors, one per row.
+        return_strength : bool, default=False
+            Also return the membership strengths.
+
+        Returns
+        -------
+        labels : numpy.ndarray of int, shape (n_samples,)
+            Group id; ``-1`` for rows far from every group, and for skipped rows.
+        strengths : numpy.ndarray of float, shape (n_samples,)
+            In [0, 1]; only when ``return_strength`` is True.
+
+        Examples
+        --------
+        >>> texts = ["cats purr", "dogs bark", "cats purr"]
+        >>> model = TextClusterer(show_progress=False).fit(texts)
+        >>> model.predict(["cats purr", ""]).tolist()
+        [0, -1]
+        """
+        placed = self.place(X, embeddings=embeddings)
+        if return_strength:
+            return placed.labels, placed.strengths
+        return placed.labels
+
+    def transform(
+        self, X: Sequence[object], *, embeddings: object | None = None
+    ) -> np.ndarray:
+        """Coordinates of new texts in the reduced space that was clustered.
+
+        Parameters
+        ----------
+        X : sequence of str, shape (n_samples,)
+        embeddings : array-like of shape (n_samples, dim), optional
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_components)
+            ``nan`` rows for skipped texts.
+        """
+        return self.place(X, embeddings=embeddings).cluster_coords
+
+    def save(self, path: str | os.PathLike, *, force: bool = False) -> Path:
+        """Write the fitted model to the folder ``path``.
+
+        See :func:`clustering.persist.save_model` for the folder's contents; no
+        file in it is a pickle.
+        """
+        from clustering.persist import save_model
+
+        self._check_fitted()
+        return save_model(self, path, force=force)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TextClusterer:
+        """Read a model written by :meth:`save`.
+
+        Raises
+        ------
+        ModelError
+            If the folder is not a model, or its manifest does not fit the
+            installed versions.
+        """
+        from clustering.persist import load_model
+
+        return load_model(path)
+
+
+@dataclass
+class Assignment:
+    """New rows placed in a fitted model (see :meth:`TextClusterer.place`).
+
+    Attributes
+    ----------
+    prepared : PreparedTexts
+        Row statuses and the row-to-distinct-text mapping.
+    labels : numpy.ndarray of int, shape (n_samples,)
+    strengths : numpy.ndarray of float, shape (n_samples,)
+    cluster_coords : numpy.ndarray of shape (n_samples, n_components)
+    map_coords : numpy.ndarray of shape (n_samples, 2)
+    distinct_labels : numpy.ndarray of int, shape (n_distinct,)
+    distinct_map_coords : numpy.ndarray of shape (n_distinct, 2)
+    n_known : int
+        Distinct texts the model was fitted on.
+    """
+
+    prepared: PreparedTexts
+    labels: np.ndarray
+    strengths: np.ndarray
+    cluster_coords: np.ndarray
+    map_coords: np.ndarray
+    distinct_labels: np.ndarray
+    distinct_map_coords: np.ndarray
+    n_known: int

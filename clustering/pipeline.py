@@ -37,7 +37,8 @@ _VERSIONED = (
 )
 
 
-def _versions() -> dict[str, str | None]:
+def package_versions() -> dict[str, str | None]:
+    """Versions of Python and of the packages a run depends on."""
     from clustering.embed import package_version
 
     found = {name: package_version(name) for name in _VERSIONED}
@@ -50,6 +51,7 @@ def run_pipeline(
     options: Options,
     *,
     embeddings: object | None = None,
+    previous: str | os.PathLike | None = None,
 ) -> ClusteringResult:
     """Cluster the texts of ``table`` with ``options``.
 
@@ -62,12 +64,20 @@ def run_pipeline(
         Checked options (see :func:`clustering.options.make_options`).
     embeddings : array-like of shape (n_rows, dim), optional
         Precomputed vectors, one per input row; the model is then not loaded.
+    previous : str or os.PathLike, optional
+        Folder of an earlier run: groups matching one of its groups keep its id
+        (see :func:`clustering.compare.compare_runs`); the others get new ids.
 
     Returns
     -------
     ClusteringResult
     """
     from clustering.estimator import TextClusterer
+
+    if previous is not None:
+        from clustering.compare import RunGroups
+
+        earlier = RunGroups.from_dir(previous)
 
     started = datetime.now(timezone.utc)
 
@@ -85,6 +95,14 @@ def run_pipeline(
     estimator = TextClusterer(**params).fit(
         table.frame[column], embeddings=embeddings, column=column
     )
+
+    # Keep the ids of an earlier run's matching groups.
+    changes = None
+    if previous is not None:
+        from clustering.compare import apply_ids, compare_runs
+
+        changes = compare_runs(earlier, RunGroups.from_estimator(estimator))
+        apply_ids(estimator, changes.new_ids)
 
     # Tables and the run record.
     prepared = estimator.prepared_
@@ -130,6 +148,7 @@ def run_pipeline(
         quality["labels"] = _agreement(table, options.label_column, estimator)
     embedder = estimator.embedder_
     run_info = {
+        "command": "run",
         "started_at": started.isoformat(timespec="seconds"),
         "input": {
             "source": table.source,
@@ -188,8 +207,13 @@ def run_pipeline(
         "noise_assignment": noise_assignment,
         "timings_s": estimator.timings_,
         "notes": notes,
-        "versions": _versions(),
+        "versions": package_versions(),
     }
+    if changes is not None:
+        run_info["previous"] = {
+            "dir": str(Path(previous).resolve()),
+            "changes": changes.counts,
+        }
     return ClusteringResult(
         assignments=assignments,
         clusters=clusters_table,
@@ -294,3 +318,130 @@ def cluster_texts(
     else:
         table = table_from_data(data)
     return run_pipeline(table, checked, embeddings=embeddings)
+
+
+def assign_pipeline(
+    table: InputTable,
+    model: object,
+    *,
+    text_column: str | None = None,
+    embeddings: object | None = None,
+    model_dir: str | None = None,
+) -> ClusteringResult:
+    """Place the rows of ``table`` in the groups of a fitted model.
+
+    Parameters
+    ----------
+    table : InputTable
+    model : TextClusterer
+        Fitted, or loaded with :meth:`TextClusterer.load`.
+    text_column : str or None, default=None
+        Column holding the texts; ``None`` takes the model's column when the table
+        has it, else the clear choice.
+    embeddings : array-like of shape (n_rows, dim), optional
+        Precomputed vectors, one per row.
+    model_dir : str or None
+        Where the model was loaded from, for the run record.
+
+    Returns
+    -------
+    ClusteringResult
+        The same tables as a run, with the model's group ids and labels; sizes and
+        shares count the new rows.
+    """
+    import time
+    from dataclasses import replace
+
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+
+    # Choose the column: the model's own when the table has it.
+    columns = [str(c) for c in table.frame.columns]
+    fitted_column = model.prepared_.column
+    if text_column is None and fitted_column in columns:
+        text_column = fitted_column
+    column = choose_text_column(table.frame, text_column)
+    placed = model.place(table.frame[column], embeddings=embeddings, column=column)
+    prepared = placed.prepared
+
+    # The model's groups, counted on the new rows.
+    n_kept = prepared.n_kept
+    counts = prepared.counts
+    groups = []
+    for group in model.groups_:
+        members = placed.distinct_labels == group.cluster_id
+        size = int(counts[members].sum())
+        groups.append(
+            replace(
+                group,
+                size=size,
+                n_distinct=int(members.sum()),
+                share=size / n_kept if n_kept else 0.0,
+            )
+        )
+    names = {g.cluster_id: g.label for g in groups}
+    assignments = build_assignments(
+        table.frame,
+        prepared.skip_reason,
+        placed.labels,
+        placed.strengths,
+        placed.map_coords,
+        names,
+    )
+    n_unclustered = int(counts[placed.distinct_labels < 0].sum())
+    clusters_table = build_clusters(groups, n_unclustered, n_kept)
+    embedder = getattr(model, "embedder_", None)
+    manifest = getattr(model, "manifest_", {})
+    run_info = {
+        "command": "assign",
+        "started_at": started.isoformat(timespec="seconds"),
+        "input": {
+            "source": table.source,
+            "sha256": table.sha256,
+            "encoding": table.encoding,
+            "delimiter": table.delimiter,
+            "format": table.format,
+            "sheet": table.sheet,
+            "columns": columns,
+            "text_column": column,
+            "bad_lines": [bad.to_dict() for bad in table.bad_lines],
+        },
+        "model_dir": model_dir,
+        "model_input": manifest.get("input"),
+        "options": model.get_params(),
+        "fitted": manifest.get("fitted", {}),
+        "model": {
+            "name": model.model_name_ if embeddings is None else "(given embeddings)",
+            "key": embedder.model_key if embedder else None,
+            "dimensions": int(model.embeddings_.shape[1]),
+        },
+        "counts": {
+            "rows": prepared.n_rows,
+            "kept": n_kept,
+            "distinct": len(prepared.unique_texts),
+            "known_to_model": placed.n_known,
+            "skipped": prepared.n_rows - n_kept,
+            "skipped_by_reason": prepared.skipped_counts(),
+            "groups": sum(1 for g in groups if g.size > 0),
+            "model_groups": len(groups),
+            "clustered": n_kept - n_unclustered,
+            "unclustered": n_unclustered,
+            "unclustered_share": round(n_unclustered / n_kept, 4) if n_kept else 0.0,
+            "embedded": embedder.n_embedded_ if embedder else 0,
+            "embeddings_from_cache": embedder.n_cached_ if embedder else 0,
+        },
+        "timings_s": {"assign": round(time.perf_counter() - clock, 3)},
+        "notes": [
+            f"rows placed in the {len(groups)} groups of a fitted model; sizes and "
+            "shares count the new rows only"
+        ],
+        "versions": package_versions(),
+    }
+    return ClusteringResult(
+        assignments=assignments,
+        clusters=clusters_table,
+        groups=groups,
+        run_info=run_info,
+        estimator=model,
+        map_points=(placed.distinct_map_coords, placed.distinct_labels),
+    )

@@ -132,6 +132,10 @@ class ClusteringResult:
     estimator : TextClusterer
         The fitted estimator, with the vectors (``embeddings_``), reducers and
         clusterer.
+    map_points : tuple of (numpy.ndarray, numpy.ndarray), optional
+        Map coordinates (n_distinct, 2) and groups (n_distinct,) of the distinct
+        texts to draw, when they are not the estimator's fitted ones (rows placed
+        in a fitted model).
     """
 
     assignments: pd.DataFrame
@@ -139,6 +143,7 @@ class ClusteringResult:
     groups: list[GroupDescription]
     run_info: dict
     estimator: object = field(repr=False, default=None)
+    map_points: tuple | None = field(repr=False, default=None)
 
     @property
     def quality(self) -> dict:
@@ -155,9 +160,14 @@ class ClusteringResult:
         from clustering.plot import map_figure
 
         names = {g.cluster_id: g.label for g in self.groups}
+        if self.map_points is not None:
+            coords, labels = self.map_points
+        else:
+            coords = self.estimator.reduction_.map_coords
+            labels = self.estimator.distinct_labels_
         return map_figure(
-            self.estimator.reduction_.map_coords,
-            self.estimator.distinct_labels_,
+            coords,
+            labels,
             names,
             figsize=figsize,
         )

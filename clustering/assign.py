@@ -1,0 +1,447 @@
+"""Place new texts in a fitted model: UMAP's transform and HDBSCAN's prediction.
+
+Everything a fitted model needs to place new rows is kept in :class:`ModelState`, as
+plain numbers and arrays. It can be saved without pickle (see
+:mod:`clustering.persist`) and rebuilt on another machine without running code from
+the model folder.
+
+How a new text is placed:
+
+1. Reduce. Its unit vector gets its ``n_neighbors`` nearest fitted texts by exact
+   cosine distance. From them, the same steps as ``umap.UMAP.transform`` give its
+   coordinates in both fitted reductions: fuzzy membership weights, a weighted mean
+   of the neighbours' positions, then a short optimisation with the fitted points
+   held still. The only difference from UMAP's own transform is the exact
+   neighbour search, where UMAP queries its approximate index; it needs no index
+   object, so nothing has to be unpickled.
+2. Cluster. ``hdbscan.approximate_predict`` finds the fitted group it would join
+   (or ``-1``) and a strength in [0, 1], from the condensed tree of the fit. A row
+   far from every group comes back unclustered (``-1``).
+3. A text the model was fitted on keeps its fitted group and strength, as identical
+   texts always share a group within a run.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+#: Structured dtype of HDBSCAN's condensed tree.
+CONDENSED_TREE_DTYPE = np.dtype(
+    [
+        ("parent", np.int64),
+        ("child", np.int64),
+        ("lambda_val", np.float64),
+        ("child_size", np.int64),
+    ]
+)
+
+#: Neighbours compared at a time, to bound memory for big inputs.
+_CHUNK = 2048
+
+
+@dataclass
+class UmapState:
+    """What ``umap.UMAP.transform`` uses from a fitted reducer.
+
+    Attributes
+    ----------
+    a, b : float
+        The curve parameters UMAP derived from ``min_dist`` and ``spread``.
+    n_neighbors : int
+    initial_alpha : float
+    repulsion_strength : float
+    negative_sample_rate : int
+    local_connectivity : float
+    transform_seed : int
+    """
+
+    a: float
+    b: float
+    n_neighbors: int
+    initial_alpha: float = 1.0
+    repulsion_strength: float = 1.0
+    negative_sample_rate: int = 5
+    local_connectivity: float = 1.0
+    transform_seed: int = 42
+
+    @classmethod
+    def from_reducer(cls, reducer: object) -> UmapState:
+        """Read the state of a fitted ``umap.UMAP``."""
+        return cls(
+            a=float(reducer._a),
+            b=float(reducer._b),
+            n_neighbors=int(reducer._n_neighbors),
+            initial_alpha=float(reducer._initial_alpha),
+            repulsion_strength=float(reducer.repulsion_strength),
+            negative_sample_rate=int(reducer.negative_sample_rate),
+            local_connectivity=float(reducer.local_connectivity),
+            transform_seed=int(reducer.transform_seed),
+        )
+
+    def scalars(self) -> dict:
+        """The values as a JSON-ready dict."""
+        return {
+            "a": self.a,
+            "b": self.b,
+            "n_neighbors": self.n_neighbors,
+            "initial_alpha": self.initial_alpha,
+            "repulsion_strength": self.repulsion_strength,
+            "negative_sample_rate": self.negative_sample_rate,
+            "local_connectivity": self.local_connectivity,
+            "transform_seed": self.transform_seed,
+        }
+
+
+@dataclass
+class ModelState:
+    """A fitted model reduced to numbers: enough to place new texts.
+
+    Attributes
+    ----------
+    texts : list of str, length n_fitted
+        Distinct fitted texts, sorted.
+    vectors : numpy.ndarray of shape (n_fitted, dim)
+        Their unit vectors.
+    labels : numpy.ndarray of int, shape (n_fitted,)
+        Group per fitted text (``-1`` unclustered), in the model's numbering.
+    strengths : numpy.ndarray of float, shape (n_fitted,)
+        Membership strength per fitted text.
+    cluster_coords : numpy.ndarray of shape (n_fitted, n_components)
+        Fitted coordinates that were clustered.
+    map_coords : numpy.ndarray of shape (n_fitted, 2)
+        Fitted map coordinates.
+    cluster_umap, map_umap : UmapState or None
+        The two reductions; ``None`` when UMAP was not run (tiny inputs).
+    condensed_tree : numpy.ndarray of CONDENSED_TREE_DTYPE or None
+        HDBSCAN's condensed tree; ``None`` when HDBSCAN was not run.
+    hdbscan_labels : numpy.ndarray of int, shape (n_fitted,)
+        HDBSCAN's own labels before renumbering (``-1`` noise).
+    min_samples, min_cluster_size : int
+        HDBSCAN's values in the fit.
+    """
+
+    texts: list[str]
+    vectors: np.ndarray
+    labels: np.ndarray
+    strengths: np.ndarray
+    cluster_coords: np.ndarray
+    map_coords: np.ndarray
+    cluster_umap: UmapState | None
+    map_umap: UmapState | None
+    condensed_tree: np.ndarray | None
+    hdbscan_labels: np.ndarray
+    min_samples: int
+    min_cluster_size: int
+    _index: dict = field(default_factory=dict, repr=False)
+    _predictor: object = field(default=None, repr=False)
+
+    @property
+    def text_index(self) -> dict[str, int]:
+        """Position of each fitted text."""
+        if not self._index:
+            self._index.update({t: i for i, t in enumerate(self.texts)})
+        return self._index
+
+    def label_map(self) -> dict[int, int]:
+        """HDBSCAN's label to the model's group id, from the fitted texts."""
+        pairs = {}
+        for raw, ours in zip(self.hdbscan_labels, self.labels, strict=True):
+            if raw >= 0 and ours >= 0:
+                pairs.setdefault(int(raw), int(ours))
+        return pairs
+
+
+def state_from_fit(
+    texts: list[str],
+    vectors: np.ndarray,
+    reduction: object,
+    clusters: object,
+) -> ModelState:
+    """Take the state of a fit from its :class:`Reduction` and :class:`Clusters`."""
+    clusterer = clusters.clusterer
+    if clusterer is not None:
+        tree = np.asarray(clusterer.condensed_tree_._raw_tree).astype(
+            CONDENSED_TREE_DTYPE
+        )
+        raw_labels = np.asarray(clusterer.labels_, dtype=np.int64)
+    else:
+        tree = None
+        raw_labels = np.full(len(texts), -1, dtype=np.int64)
+    return ModelState(
+        texts=list(texts),
+        vectors=np.asarray(vectors, dtype=np.float32),
+        labels=np.asarray(clusters.labels, dtype=np.int64),
+        strengths=np.asarray(clusters.strengths, dtype=np.float64),
+        cluster_coords=np.asarray(reduction.cluster_coords, dtype=np.float64),
+        map_coords=np.asarray(reduction.map_coords, dtype=np.float64),
+        cluster_umap=(
+            UmapState.from_reducer(reduction.cluster_reducer)
+            if reduction.cluster_reducer is not None
+            else None
+        ),
+        map_umap=(
+            UmapState.from_reducer(reduction.map_reducer)
+            if reduction.map_reducer is not None
+            else None
+        ),
+        condensed_tree=tree,
+        hdbscan_labels=raw_labels,
+        min_samples=int(clusters.min_samples),
+        min_cluster_size=int(clusters.min_cluster_size),
+    )
+
+
+def nearest_fitted(
+    vectors: np.ndarray, fitted: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine neighbours of unit ``vectors`` among unit ``fitted`` vectors.
+
+    Returns
+    -------
+    indices : numpy.ndarray of int32, shape (n_samples, k)
+        Nearest first; ties go to the lower index.
+    distances : numpy.ndarray of float32, shape (n_samples, k)
+        Cosine distances, ``1 - cos``.
+    """
+    k = min(k, len(fitted))
+    indices = np.empty((len(vectors), k), dtype=np.int32)
+    distances = np.empty((len(vectors), k), dtype=np.float32)
+    for start in range(0, len(vectors), _CHUNK):
+        block = vectors[start : start + _CHUNK].astype(np.float64)
+        dist = np.clip(1.0 - block @ fitted.astype(np.float64).T, 0.0, 2.0)
+        order = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        indices[start : start + len(block)] = order
+        distances[start : start + len(block)] = np.take_along_axis(dist, order, 1)
+    return indices, distances
+
+
+def umap_transform(
+    state: UmapState,
+    fitted_coords: np.ndarray,
+    indices: np.ndarray,
+    distances: np.ndarray,
+) -> np.ndarray:
+    """Coordinates of new points, from their fitted neighbours, as UMAP does.
+
+    Follows ``umap.UMAP.transform`` (umap-learn 0.5) step by step, given the
+    neighbours instead of querying a search index.
+
+    Parameters
+    ----------
+    state : UmapState
+    fitted_coords : numpy.ndarray of shape (n_fitted, n_components)
+        The reduction's fitted coordinates; they stay where they are.
+    indices, distances : numpy.ndarray of shape (n_samples, n_neighbors)
+        Nearest fitted points and cosine distances, nearest first.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples, n_components)
+    """
+    import scipy.sparse
+    from umap.layouts import optimize_layout_euclidean
+    from umap.umap_ import (
+        compute_membership_strengths,
+        init_graph_transform,
+        make_epochs_per_sample,
+        smooth_knn_dist,
+    )
+
+    n_new, n_fitted = len(indices), len(fitted_coords)
+    k = indices.shape[1]
+
+    # Fuzzy membership of each new point to its neighbours.
+    sigmas, rhos = smooth_knn_dist(
+        distances,
+        float(k),
+        local_connectivity=float(max(0.0, state.local_connectivity - 1.0)),
+    )
+    rows, cols, vals, _ = compute_membership_strengths(
+        indices, distances, sigmas, rhos, bipartite=True
+    )
+    graph = scipy.sparse.coo_matrix((vals, (rows, cols)), shape=(n_new, n_fitted))
+
+    # Start at the weighted mean of the neighbours, then optimise.
+    csr = graph.tocsr()
+    csr.eliminate_zeros()
+    fitted = fitted_coords.astype(np.float32, copy=True)
+    embedding = init_graph_transform(csr, fitted).astype(np.float32)
+    n_epochs = 100 if n_new <= 10000 else 30
+    graph.data[graph.data < (graph.data.max() / float(n_epochs))] = 0.0
+    graph.eliminate_zeros()
+    epochs_per_sample = make_epochs_per_sample(graph.data, n_epochs)
+    rng = np.random.RandomState(state.transform_seed)
+    rng_state = rng.randint(np.iinfo(np.int32).min, np.iinfo(np.int32).max, 3).astype(
+        np.int64
+    )
+    embedding = optimize_layout_euclidean(
+        embedding,
+        fitted,
+        graph.row,
+        graph.col,
+        n_epochs,
+        n_fitted,
+        epochs_per_sample,
+        state.a,
+        state.b,
+        rng_state,
+        state.repulsion_strength,
+        state.initial_alpha / 4.0,
+        state.negative_sample_rate,
+        False,
+    )
+    return np.asarray(embedding, dtype=np.float64)
+
+
+def reduce_new(state: ModelState, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of new unit vectors in the cluster space and on the map.
+
+    Parameters
+    ----------
+    state : ModelState
+    vectors : numpy.ndarray of shape (n_samples, dim)
+
+    Returns
+    -------
+    cluster_coords : numpy.ndarray of shape (n_samples, n_components)
+    map_coords : numpy.ndarray of shape (n_samples, 2)
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if state.cluster_umap is None:
+        # No UMAP in the fit (tiny input): the vectors are the cluster space, and
+        # a new text sits on the map at its nearest fitted text.
+        indices, _ = nearest_fitted(vectors, state.vectors, 1)
+        return vectors.astype(np.float64), state.map_coords[indices[:, 0]]
+    k = state.cluster_umap.n_neighbors
+    indices, distances = nearest_fitted(vectors, state.vectors, k)
+    cluster_coords = umap_transform(
+        state.cluster_umap, state.cluster_coords, indices, distances
+    )
+    map_coords = umap_transform(state.map_umap, state.map_coords, indices, distances)
+    return cluster_coords, map_coords
+
+
+def _predictor(state: ModelState):
+    """A stand-in for a fitted ``hdbscan.HDBSCAN``, rebuilt from arrays."""
+    if state._predictor is None:
+        from types import SimpleNamespace
+
+        from hdbscan.plots import CondensedTree
+        from hdbscan.prediction import PredictionData
+
+        tree = CondensedTree(state.condensed_tree, state.hdbscan_labels)
+        data = PredictionData(
+            state.cluster_coords, tree, state.min_samples, tree_type="kdtree"
+        )
+        state._predictor = SimpleNamespace(
+            prediction_data_=data,
+            condensed_tree_=tree,
+            min_samples=state.min_samples,
+            min_cluster_size=state.min_cluster_size,
+        )
+    return state._predictor
+
+
+def predict_groups(
+    state: ModelState, cluster_coords: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group and strength of new points in the cluster space.
+
+    Returns
+    -------
+    labels : numpy.ndarray of int, shape (n_samples,)
+        The model's group ids; ``-1`` for points far from every group.
+    strengths : numpy.ndarray of float, shape (n_samples,)
+        In [0, 1]; ``0`` for unclustered points.
+    """
+    n = len(cluster_coords)
+    if state.condensed_tree is None or not (state.labels >= 0).any() or n == 0:
+        return np.full(n, -1, dtype=np.int64), np.zeros(n)
+    from hdbscan import approximate_predict
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        raw, strengths = approximate_predict(_predictor(state), cluster_coords)
+    mapping = state.label_map()
+    labels = np.array([mapping.get(int(r), -1) for r in raw], dtype=np.int64)
+    return labels, np.where(labels >= 0, strengths, 0.0)
+
+
+@dataclass
+class Placement:
+    """Where new distinct texts went.
+
+    Attributes
+    ----------
+    labels : numpy.ndarray of int, shape (n_samples,)
+        Group id; ``-1`` is unclustered.
+    strengths : numpy.ndarray of float, shape (n_samples,)
+        Membership strength in [0, 1].
+    cluster_coords : numpy.ndarray of shape (n_samples, n_components)
+    map_coords : numpy.ndarray of shape (n_samples, 2)
+    n_known : int
+        Texts the model was fitted on, which kept their fitted group.
+    """
+
+    labels: np.ndarray
+    strengths: np.ndarray
+    cluster_coords: np.ndarray
+    map_coords: np.ndarray
+    n_known: int
+
+
+def place_texts(
+    state: ModelState,
+    texts: list[str],
+    vectors: np.ndarray,
+    *,
+    known_texts_keep_group: bool = True,
+) -> Placement:
+    """Place distinct new texts in a fitted model.
+
+    Parameters
+    ----------
+    state : ModelState
+    texts : list of str, length n_samples
+        The texts (trimmed, as :func:`clustering.prepare.prepare_texts` keeps them).
+    vectors : numpy.ndarray of shape (n_samples, dim)
+        Their unit vectors.
+    known_texts_keep_group : bool, default=True
+        A text the model was fitted on keeps its fitted group, strength and
+        position. ``False`` places every text by geometry alone (used to measure
+        how well prediction agrees with the fit).
+
+    Returns
+    -------
+    Placement
+    """
+    if len(texts) and vectors.shape[1] != state.vectors.shape[1]:
+        from clustering.errors import InputError
+
+        raise InputError(
+            f"the vectors have {vectors.shape[1]} dimensions but the model was "
+            f"fitted on {state.vectors.shape[1]}; use the model's sentence model"
+        )
+    cluster_coords, map_coords = reduce_new(state, vectors)
+    labels, strengths = predict_groups(state, cluster_coords)
+    known = np.array([state.text_index.get(t, -1) for t in texts], dtype=np.int64)
+    if not known_texts_keep_group:
+        known[:] = -1
+    hit = known >= 0
+    labels[hit] = state.labels[known[hit]]
+    strengths[hit] = state.strengths[known[hit]]
+    cluster_coords[hit] = state.cluster_coords[known[hit]]
+    map_coords[hit] = state.map_coords[known[hit]]
+    logger.info(
+        "placed %d texts: %d known, %d in groups",
+        len(texts),
+        hit.sum(),
+        (labels >= 0).sum(),
+    )
+    return Placement(labels, strengths, cluster_coords, map_coords, int(hit.sum()))
