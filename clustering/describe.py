@@ -135,9 +135,14 @@ def class_tfidf_keywords(
 
 
 def central_texts(
-    vectors: np.ndarray, members: np.ndarray, n_texts: int
+    vectors: np.ndarray, members: np.ndarray, n_texts: int, diversity: float = 0.3
 ) -> tuple[np.ndarray, float]:
-    """Positions of the ``n_texts`` members nearest the members' mean direction.
+    """Positions of ``n_texts`` members that are central and unlike each other.
+
+    Chosen by maximal marginal relevance: the first is the member nearest the
+    members' mean direction; each next one maximises ``(1 - diversity) *
+    similarity to the centre - diversity * similarity to the closest one already
+    chosen``, so near-duplicates do not fill the list.
 
     Parameters
     ----------
@@ -147,11 +152,13 @@ def central_texts(
         Positions of the group's texts in ``vectors``.
     n_texts : int
         How many to return (fewer if the group is smaller).
+    diversity : float, default=0.3
+        ``0`` orders by centrality alone.
 
     Returns
     -------
-    nearest : numpy.ndarray of int
-        Positions in ``vectors``, nearest first.
+    chosen : numpy.ndarray of int
+        Positions in ``vectors``, in the order chosen.
     cohesion : float
         Mean cosine similarity of the members to the centre.
     """
@@ -159,25 +166,43 @@ def central_texts(
     norm = np.linalg.norm(centre)
     centre = centre / norm if norm > 0 else centre
     similarity = vectors[members] @ centre
-    order = np.argsort(-similarity, kind="stable")[:n_texts]
-    return members[order], float(similarity.mean())
+    cohesion = float(similarity.mean())
+
+    # Consider the most central members only, then pick greedily.
+    pool = np.argsort(-similarity, kind="stable")[: max(50, 5 * n_texts)]
+    chosen = [int(pool[0])]
+    closest = vectors[members[pool]] @ vectors[members[pool[0]]]
+    while len(chosen) < min(n_texts, len(pool)):
+        gain = (1 - diversity) * similarity[pool] - diversity * closest
+        gain[np.isin(pool, chosen)] = -np.inf
+        best = int(np.argmax(gain))
+        chosen.append(int(pool[best]))
+        closest = np.maximum(
+            closest, vectors[members[pool]] @ vectors[members[pool[best]]]
+        )
+    return members[np.array(chosen)], cohesion
 
 
 def unique_labels(keyword_lists: dict[int, list[str]]) -> dict[int, str]:
     """Build a short label per group from its keywords, unique across groups.
 
-    Groups are labelled in id order; a label already taken is extended with the
-    group's next keywords, and failing that gets the group id appended.
+    Groups are labelled in id order. A label leads with the group's keywords that
+    no earlier label uses, so sibling groups read differently; a label already
+    taken is extended with the group's next keywords, and failing that gets the
+    group id appended.
 
     Examples
     --------
     >>> unique_labels({0: ["cat", "dog", "pet"], 1: ["cat", "dog", "pet", "vet"]})
-    {0: 'cat, dog, pet', 1: 'cat, dog, pet, vet'}
+    {0: 'cat, dog, pet', 1: 'vet, cat, dog'}
     """
     labels: dict[int, str] = {}
     taken: set[str] = set()
+    used_words: set[str] = set()
     for group in sorted(keyword_lists):
-        words = keyword_lists[group]
+        fresh = [w for w in keyword_lists[group] if w not in used_words]
+        words = fresh + [w for w in keyword_lists[group] if w in used_words]
+        used_words.update(words[:_LABEL_WORDS])
         label = ", ".join(words[:_LABEL_WORDS]) or f"group {group}"
         extra = _LABEL_WORDS
         while label in taken and extra < len(words):

@@ -127,3 +127,21 @@ def test_cache_round_trip_is_keyed_by_model(tmp_path):
     np.testing.assert_array_equal(found, vectors[[1, 0]])
     other, missing = EmbeddingCache("model-b", tmp_path).get(["x"])
     assert other is None and missing == [0]
+
+
+def test_central_texts_skip_near_duplicates():
+    # Two near-identical central texts and a third, different member.
+    vectors = np.array([[1.0, 0.0, 0.0], [1.0, 0.01, 0.0], [0.8, 0.0, 0.6]])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    members = np.arange(3)
+    centrality_only, _ = central_texts(vectors, members, 2, diversity=0.0)
+    diverse, _ = central_texts(vectors, members, 2, diversity=0.5)
+    assert sorted(centrality_only.tolist()) == [0, 1]
+    assert len(set(diverse.tolist()) & {0, 1}) == 1 and 2 in diverse
+
+
+def test_sibling_labels_lead_with_words_of_their_own():
+    labels = unique_labels(
+        {0: ["music", "audio", "player"], 1: ["music", "audio", "midi", "synth"]}
+    )
+    assert labels[1].startswith("midi") and labels[0] != labels[1]
