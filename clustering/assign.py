@@ -221,6 +221,28 @@ def nearest_fitted(
     return indices, distances
 
 
+#: Share of fitted texts whose nearest fitted neighbour is closer than the distance
+#: beyond which a new text counts as far from every group.
+FAR_QUANTILE = 0.95
+_FAR_SAMPLE = 1000
+
+
+def far_distance(state: ModelState) -> float:
+    """Cosine distance beyond which a new text is far from every fitted text.
+
+    The :data:`FAR_QUANTILE` quantile of the fitted texts' distances to their own
+    nearest other fitted text, measured on a seeded sample of at most 1,000 texts.
+    """
+    if len(state.vectors) < 2:
+        return 2.0
+    rng = np.random.default_rng(0)
+    sample = rng.choice(
+        len(state.vectors), min(_FAR_SAMPLE, len(state.vectors)), replace=False
+    )
+    _, distances = nearest_fitted(state.vectors[sample], state.vectors, 2)
+    return float(np.quantile(distances[:, 1], FAR_QUANTILE))
+
+
 def umap_transform(
     state: UmapState,
     fitted_coords: np.ndarray,
@@ -430,6 +452,15 @@ def place_texts(
         )
     cluster_coords, map_coords = reduce_new(state, vectors)
     labels, strengths = predict_groups(state, cluster_coords)
+
+    # UMAP places every new point among the fitted ones, however unlike them it is;
+    # a text farther from its nearest fitted text than almost any fitted text is
+    # from its own nearest neighbour is far from every group.
+    if len(texts):
+        _, nearest = nearest_fitted(vectors, state.vectors, 1)
+        far = nearest[:, 0] > far_distance(state)
+        labels[far] = -1
+        strengths[far] = 0.0
     known = np.array([state.text_index.get(t, -1) for t in texts], dtype=np.int64)
     if not known_texts_keep_group:
         known[:] = -1

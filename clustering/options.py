@@ -103,8 +103,8 @@ class Options:
 
 # name -> (lowest allowed, allow None, description used in messages)
 _INT_LIMITS: dict[str, tuple[int, bool, str]] = {
-    "min_cluster_size": (2, True, "a whole number >= 2, or None for automatic"),
-    "min_samples": (1, True, "a whole number >= 1, or None for automatic"),
+    "min_cluster_size": (2, True, "a whole number >= 2, or auto"),
+    "min_samples": (1, True, "a whole number >= 1, or auto"),
     "n_neighbors": (2, False, "a whole number >= 2"),
     "n_components": (2, False, "a whole number >= 2"),
     "random_state": (0, False, "a whole number >= 0"),
@@ -148,7 +148,8 @@ def _choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
 
 def _as_int(name: str, value: object) -> int | None:
     lowest, allow_none, allowed = _INT_LIMITS[name]
-    if value is None:
+    is_auto = isinstance(value, str) and value.strip().lower() == "auto"
+    if value is None or is_auto:
         if allow_none:
             return None
         raise ParameterError(name, allowed, value)

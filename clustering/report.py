@@ -99,7 +99,7 @@ def check_out_dir(out_dir: Path, *, force: bool = False) -> None:
         raise OutputError(f"--out {out_dir} is a file, not a folder")
     if out_dir.is_dir() and _holds_report(out_dir) and not force:
         raise OutputError(
-            f"{out_dir} already holds a report; pass --force (force=True) to "
+            f"{out_dir} already holds a report; pass --force (force=True in Python) to "
             "replace it, or choose another --out folder"
         )
     existing = next(p for p in [out_dir, *out_dir.absolute().parents] if p.exists())

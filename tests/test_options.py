@@ -49,7 +49,7 @@ def test_defaults_are_kept_as_given():
     [
         (
             ["--min-samples", "0"],
-            "min_samples must be a whole number >= 1, or None for automatic; got '0'",
+            "min_samples must be a whole number >= 1, or auto; got '0'",
         ),
         (
             ["--n-neighbors", "2.5"],
