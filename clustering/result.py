@@ -132,6 +132,9 @@ class ClusteringResult:
     estimator : TextClusterer
         The fitted estimator, with the vectors (``embeddings_``), reducers and
         clusterer.
+    breakdown : pandas.DataFrame or None
+        With ``by=COLUMN``: rows per value of that column and group (see
+        :func:`clustering.breakdown.breakdown_table`); else None.
     """
 
     assignments: pd.DataFrame
@@ -139,6 +142,7 @@ class ClusteringResult:
     groups: list[GroupDescription]
     run_info: dict
     estimator: object = field(repr=False, default=None)
+    breakdown: pd.DataFrame | None = field(repr=False, default=None)
 
     @property
     def quality(self) -> dict:
@@ -160,6 +164,15 @@ class ClusteringResult:
             self.estimator.distinct_labels_,
             names,
             figsize=figsize,
+        )
+
+    def plot_sizes(self):
+        """Bars of the group sizes; returns a :class:`matplotlib.figure.Figure`."""
+        from clustering.plot import sizes_figure
+
+        n_unclustered = int(self.run_info["counts"]["unclustered"])
+        return sizes_figure(
+            [g.size for g in self.groups], [g.label for g in self.groups], n_unclustered
         )
 
     def map_png(self, dpi: int = 100) -> bytes:
