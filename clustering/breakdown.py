@@ -129,9 +129,9 @@ def breakdown_table(
         bucket = None
         text = values.astype("string").str.strip().fillna("")
         keys = text.mask(text == "", MISSING)
-        frequent = keys.value_counts()
+        frequent = keys[keys != MISSING].value_counts()
         if len(frequent) > MAX_CATEGORIES:
-            kept = set(frequent.index[:MAX_CATEGORIES])
+            kept = {*frequent.index[:MAX_CATEGORIES], MISSING}
             keys = keys.where(keys.isin(kept), OTHER)
             frequent = keys.value_counts()
         order = list(frequent.index)

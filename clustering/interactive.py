@@ -20,6 +20,9 @@ from clustering.plot import UNCLUSTERED_COLOUR, group_colours
 
 HOVER_CHARS = 160
 """Longest text shown on hover (and searched); longer texts are cut with an ellipsis."""
+HOVER_CHARS_LARGE = 100
+"""The same limit on maps of more than ``LARGE_MAP`` texts, to keep the file small."""
+LARGE_MAP = 20_000
 _HOVER_WIDTH = 60
 _CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -31,7 +34,7 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
-def hover_text(text: str, n_rows: int = 1) -> str:
+def hover_text(text: str, n_rows: int = 1, limit: int = HOVER_CHARS) -> str:
     """A text made safe and short for a hover label: escaped, cut, wrapped.
 
     Examples
@@ -40,8 +43,8 @@ def hover_text(text: str, n_rows: int = 1) -> str:
     '&lt;b&gt;bold&lt;/b&gt; &amp; more<br><i>3 rows</i>'
     """
     short = " ".join(text.split())
-    if len(short) > HOVER_CHARS:
-        short = short[: HOVER_CHARS - 1] + "…"
+    if len(short) > limit:
+        short = short[: limit - 1] + "…"
     lines = textwrap.wrap(short, _HOVER_WIDTH) or [""]
     shown = "<br>".join(html.escape(line, quote=False) for line in lines)
     return shown + (f"<br><i>{n_rows} rows</i>" if n_rows > 1 else "")
@@ -85,14 +88,16 @@ def map_html(
     -------
     str
         HTML fragment. Clicking a legend entry hides or shows that group;
-        coordinates are sent as float32.
+        coordinates are sent as float32; hover texts are cut to ``HOVER_CHARS``
+        characters (``HOVER_CHARS_LARGE`` past ``LARGE_MAP`` texts).
     """
     import plotly.graph_objects as go
 
     groups = sorted(int(g) for g in np.unique(labels) if g >= 0)
     colours = group_colours(len(groups))
     coords = np.asarray(coords, dtype=np.float32)
-    size = float(np.clip(40 / np.sqrt(max(len(texts), 1)) * 3, 3, 8))
+    size = float(np.clip(120 / np.sqrt(max(len(texts), 1)), 3, 8))
+    limit = HOVER_CHARS if len(texts) <= LARGE_MAP else HOVER_CHARS_LARGE
     figure = go.Figure()
     traces = [(-1, UNCLUSTERED_COLOUR, "unclustered")] + [
         (g, c, f"{g} · {names.get(g, str(g))}")
@@ -108,7 +113,7 @@ def map_html(
                 y=coords[members, 1],
                 mode="markers",
                 name=html.escape(f"{name} ({int(counts[members].sum())})"),
-                text=[hover_text(texts[i], int(counts[i])) for i in members],
+                text=[hover_text(texts[i], int(counts[i]), limit) for i in members],
                 hovertemplate="%{text}<extra>%{fullData.name}</extra>",
                 marker={"color": colour, "size": size, "opacity": 0.8},
                 selected={"marker": {"size": size * 1.8, "opacity": 1.0}},
@@ -208,7 +213,7 @@ def breakdown_html(table: pd.DataFrame, by: str, *, div_id: str = "breakdown") -
         height=max(360, 120 + 24 * len(values)) if not over_time else 420,
         margin={"l": 10, "r": 10, "t": 10, "b": 40},
         plot_bgcolor="white",
-        legend={"title": {"text": "groups"}},
+        legend={"title": {"text": "groups"}, "traceorder": "normal"},
         xaxis={"title": {"text": by if over_time else "% of rows"}},
         yaxis={
             "title": {"text": "rows" if over_time else html.escape(by)},

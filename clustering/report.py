@@ -41,6 +41,8 @@ OUTPUT_FILES = (
     "run.json",
     "breakdown.csv",
 )
+OPTIONAL_FILES = ("breakdown.csv",)
+"""Files written only when asked for (``by=COLUMN``)."""
 N_EXAMPLES = 10
 """Example rows per group behind the card's toggle, besides the central ones."""
 _EXAMPLE_CHARS = 300
