@@ -63,12 +63,12 @@ def _environment(autoescape: bool = True):
 
 
 def markdown_text(text: object) -> str:
-    """``text`` on one line, safe inside Markdown: tags, pipes and marks escaped.
+    r"""``text`` on one line, safe inside Markdown: tags, pipes and marks escaped.
 
     Examples
     --------
-    >>> markdown_text("<b>a|b</b>\n*c*")
-    '&lt;b&gt;a\\|b&lt;/b&gt; \\*c\\*'
+    >>> print(markdown_text("<b>a|b</b>\n*c*"))
+    &lt;b&gt;a\|b&lt;/b&gt; \*c\*
     """
     import html
     import re
