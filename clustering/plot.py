@@ -186,7 +186,9 @@ def _darker(colour: str, amount: float = 0.35) -> str:
 
 
 def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` cut to ``limit`` characters, with ``$`` kept literal (no mathtext)."""
+    cut = text if len(text) <= limit else text[: limit - 1] + "…"
+    return cut.replace("$", r"\$")
 
 
 def _label_style(n_groups: int) -> tuple[float, int]:

@@ -154,8 +154,11 @@ class ClusteringResult:
     def n_clusters(self) -> int:
         return len(self.groups)
 
-    def plot(self, *, figsize: tuple[float, float] = (10.0, 8.0)):
-        """Draw the 2-d map; returns a :class:`matplotlib.figure.Figure`."""
+    def plot(self, *, figsize: tuple[float, float] | None = None):
+        """Draw the 2-d map; returns a :class:`matplotlib.figure.Figure`.
+
+        ``figsize`` (inches) defaults to (10, 8), or (12, 10) past 30 groups.
+        """
         from clustering.plot import map_figure
 
         names = {g.cluster_id: g.label for g in self.groups}

@@ -132,14 +132,16 @@ def test_force_without_by_removes_an_old_breakdown(report, tmp_path):
 
 def test_cli_by_unknown_column_is_a_one_line_error(tmp_path):
     source = tmp_path / "in.csv"
-    pd.DataFrame({"text": ["a cat", "a dog"], "team": ["x", "y"]}).to_csv(source)
+    pd.DataFrame({"text": ["a cat", "a dog"], "team": ["x", "y"]}).to_csv(
+        source, index=False
+    )
     run = CliRunner().invoke(
         main, ["run", str(source), "--out", str(tmp_path / "o"), "--by", "teem"]
     )
     assert run.exit_code == 1
     assert run.output.strip().splitlines() == [
         "Error: --by (by=): no column 'teem' in the input; its columns are "
-        "'Unnamed: 0', 'text', 'team'"
+        "'text', 'team'"
     ]
 
 
