@@ -202,6 +202,13 @@ def main() -> None:
     type=click.Path(file_okay=False),
     help="Embedding cache folder (default: the user cache folder).",
 )
+@click.option(
+    "--by",
+    "by",
+    default=None,
+    metavar="COLUMN",
+    help="Break the groups down by this column (categories or dates).",
+)
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("--force", is_flag=True, help="Replace a report already in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
@@ -233,6 +240,7 @@ def run(
     on_bad_lines: str,
     long_texts: str | None,
     cache_dir: str | None,
+    by: str | None,
     no_cache: bool,
     force: bool,
     quiet: bool,
@@ -283,6 +291,7 @@ def run(
         ("assign_noise", assign_noise),
         ("label_column", label_column),
         ("cache_dir", cache_dir),
+        ("by", by),
     ):
         if value is not None:
             given[name] = value

@@ -75,6 +75,9 @@ class Options:
         A column of known labels to score the groups against (ARI, NMI,
         homogeneity, completeness, confusion table). It never steers the
         clustering.
+    by : str or None, default=None
+        Another column of the input: the report shows how the groups spread over
+        its values (categories, or dates bucketed to day, week or month).
     """
 
     text_column: str | None = None
@@ -95,6 +98,7 @@ class Options:
     stability_repeats: int = 3
     label_column: str | None = None
     assign_noise: float | None = None
+    by: str | None = None
 
     def to_dict(self) -> dict:
         """Return the options as a JSON-ready dict."""
@@ -119,6 +123,7 @@ _STR_NAMES = {
     "model": False,
     "cache_dir": True,
     "label_column": True,
+    "by": True,
 }
 _CHOICES = {
     "long_texts": LONG_TEXTS,

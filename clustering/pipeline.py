@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clustering.errors import ParameterError
+from clustering.errors import InputError, ParameterError
 from clustering.io import InputTable, read_table, table_from_data
 from clustering.options import Options, make_options, make_read_options
 from clustering.prepare import choose_text_column
@@ -81,7 +81,7 @@ def run_pipeline(
 
     started = datetime.now(timezone.utc)
 
-    # Choose the column, then fit the estimator on it.
+    # Choose the column (and check the breakdown column), then fit on it.
     column = choose_text_column(table.frame, options.text_column)
     if options.label_column is not None and options.label_column not in table.frame:
         raise ParameterError(
@@ -89,9 +89,15 @@ def run_pipeline(
             "one of the columns " + ", ".join(repr(str(c)) for c in table.frame),
             options.label_column,
         )
+    if options.by is not None and options.by not in table.frame.columns:
+        raise InputError(
+            f"--by (by=): no column {options.by!r} in the input; its columns are "
+            + ", ".join(repr(str(c)) for c in table.frame.columns)
+        )
     params = options.to_dict()
     params.pop("text_column")
     params.pop("label_column")
+    params.pop("by")
     estimator = TextClusterer(**params).fit(
         table.frame[column], embeddings=embeddings, column=column
     )
@@ -220,6 +226,22 @@ def run_pipeline(
         groups=groups,
         run_info=run_info,
         estimator=estimator,
+        breakdown=_breakdown(table, options.by, estimator, names),
+    )
+
+
+def _breakdown(table: InputTable, by: str | None, estimator, names: dict) -> object:
+    """The groups per value of column ``by`` over the kept rows, or None."""
+    if by is None:
+        return None
+    from clustering.breakdown import breakdown_table
+
+    kept = estimator.skip_reason_ == ""
+    labels = estimator.labels_[kept]
+    return breakdown_table(
+        table.frame[by][kept],
+        labels,
+        [names.get(int(g), "unclustered") for g in labels],
     )
 
 

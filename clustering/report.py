@@ -1,9 +1,12 @@
 """Report stage: write a run's files, whole or not at all.
 
 Files in the output folder: ``assignments.csv``, ``clusters.csv``,
-``clusters.json``, ``map.png``, ``report.html`` and ``run.json``. They are written
-into a hidden staging folder beside the output folder and moved into place only
-when all are complete, so an interrupted run leaves no half-written report.
+``clusters.json``, ``map.png``, ``map.svg``, ``sizes.png``, ``report.html``,
+``report.md``, ``run.json`` and, with ``by=COLUMN``, ``breakdown.csv``. They are
+written into a hidden staging folder beside the output folder and moved into place
+only when all are complete, so an interrupted run leaves no half-written report.
+Plotting is in :mod:`clustering.plot` (static) and :mod:`clustering.interactive`
+(the report's charts); this module only gathers what the templates show.
 """
 
 from __future__ import annotations
@@ -31,20 +34,80 @@ OUTPUT_FILES = (
     "clusters.csv",
     "clusters.json",
     "map.png",
+    "map.svg",
+    "sizes.png",
     "report.html",
+    "report.md",
     "run.json",
+    "breakdown.csv",
 )
+OPTIONAL_FILES = ("breakdown.csv",)
+"""Files written only when asked for (``by=COLUMN``)."""
+N_EXAMPLES = 10
+"""Example rows per group behind the card's toggle, besides the central ones."""
+_EXAMPLE_CHARS = 300
 
 
-def _environment():
+def _environment(autoescape: bool = True):
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("clustering", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
+        autoescape=select_autoescape(default=autoescape, default_for_string=autoescape),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["md"] = markdown_text
+    environment.filters["percent"] = lambda share: f"{100 * share:.1f}%"
+    return environment
+
+
+def markdown_text(text: object) -> str:
+    r"""``text`` on one line, safe inside Markdown: tags, pipes and marks escaped.
+
+    Examples
+    --------
+    >>> print(markdown_text("<b>a|b</b>\n*c*"))
+    &lt;b&gt;a\|b&lt;/b&gt; \*c\*
+    """
+    import html
+    import re
+
+    flat = " ".join(str(text).split())
+    flat = html.escape(flat, quote=False)
+    return re.sub(r"([\\`*_\[\]|#])", r"\\\1", flat)
+
+
+def group_examples(result: ClusteringResult, n_examples: int = N_EXAMPLES) -> dict:
+    """A few more texts per group than its central ones, picked with the run's seed.
+
+    Returns a dict from group id to a list of at most ``n_examples`` distinct texts,
+    each cut to 300 characters.
+    """
+    import numpy as np
+
+    # TODO: a report of rows placed with `assign` shows the fitted model's texts
+    # on the interactive map and as examples, not the new rows (result.map_points).
+    estimator = result.estimator
+    labels = estimator.distinct_labels_
+    rng = np.random.default_rng(result.run_info["options"].get("random_state", 0))
+    examples = {}
+    for group in result.groups:
+        central = set(group.central_texts)
+        members = [
+            i
+            for i in np.flatnonzero(labels == group.cluster_id)
+            if estimator.texts_[i] not in central
+        ]
+        chosen = sorted(rng.permutation(members)[:n_examples]) if members else []
+        examples[group.cluster_id] = [
+            _cut(estimator.texts_[i], _EXAMPLE_CHARS) for i in chosen
+        ]
+    return examples
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def clusters_table_for_csv(clusters: pd.DataFrame) -> pd.DataFrame:
@@ -62,15 +125,60 @@ def clusters_table_for_csv(clusters: pd.DataFrame) -> pd.DataFrame:
     return flat
 
 
+def report_context(result: ClusteringResult, map_png: bytes) -> dict:
+    """What both report templates show: counts, options, groups, charts."""
+    from clustering.plot import group_colours
+
+    estimator = result.estimator
+    names = {g.cluster_id: g.label for g in result.groups}
+    options = result.run_info["options"]
+    return {
+        "info": result.run_info,
+        "groups": result.groups,
+        "colours": group_colours(len(result.groups)),
+        "examples": group_examples(result),
+        "unclustered": int(result.run_info["counts"]["unclustered"]),
+        "map_image": base64.b64encode(map_png).decode(),
+        "by": options.get("by"),
+        "breakdown": result.breakdown,
+        "names": names,
+        "estimator": estimator,
+    }
+
+
 def render_report_html(result: ClusteringResult, map_png: bytes) -> str:
-    """The self-contained HTML report: summary, map and one card per group."""
-    template = _environment().get_template("report.html.j2")
-    return template.render(
-        info=result.run_info,
-        groups=result.groups,
-        unclustered=int(result.run_info["counts"]["unclustered"]),
-        map_image=base64.b64encode(map_png).decode(),
+    """The self-contained HTML report: summary, interactive map, sizes, cards,
+    breakdown; plotly.js is inlined so the page needs no network."""
+    from clustering import interactive
+
+    context = report_context(result, map_png)
+    estimator = result.estimator
+    context["plotly_js"] = interactive.plotly_js()
+    context["map_html"] = interactive.map_html(
+        estimator.texts_,
+        estimator.reduction_.map_coords,
+        estimator.distinct_labels_,
+        estimator.prepared_.counts,
+        context["names"],
     )
+    context["sizes_html"] = interactive.sizes_html(
+        [g.size for g in result.groups],
+        [g.label for g in result.groups],
+        context["unclustered"],
+    )
+    context["breakdown_html"] = (
+        interactive.breakdown_html(result.breakdown, context["by"])
+        if result.breakdown is not None
+        else ""
+    )
+    template = _environment().get_template("report.html.j2")
+    return template.render(**context)
+
+
+def render_report_md(result: ClusteringResult) -> str:
+    """The summary and group cards in plain Markdown."""
+    context = report_context(result, b"")
+    return _environment(autoescape=False).get_template("report.md.j2").render(**context)
 
 
 def render_summary_html(result: ClusteringResult, map_image_b64: str) -> str:
@@ -127,7 +235,13 @@ def _move_all(staging: Path, out_dir: Path) -> None:
     moved: list[str] = []
     try:
         for name in OUTPUT_FILES:
-            os.replace(staging / name, out_dir / name)
+            if (staging / name).exists():
+                os.replace(staging / name, out_dir / name)
+            elif (out_dir / name).exists():
+                # A file this run does not write (an earlier breakdown.csv) goes.
+                (out_dir / name).unlink()
+            else:
+                continue
             moved.append(name)
     except BaseException:
         for name in moved:
@@ -176,11 +290,17 @@ def write_report(
             staging / "clusters.csv", index=False
         )
         (staging / "clusters.json").write_text(result.to_json(), encoding="utf-8")
-        map_png = result.map_png()
-        (staging / "map.png").write_bytes(map_png)
+        figure = result.plot()
+        figure.savefig(staging / "map.png", dpi=100)
+        figure.savefig(staging / "map.svg")
+        result.plot_sizes().savefig(staging / "sizes.png", dpi=100)
+        map_png = (staging / "map.png").read_bytes()
         (staging / "report.html").write_text(
             render_report_html(result, map_png), encoding="utf-8"
         )
+        (staging / "report.md").write_text(render_report_md(result), encoding="utf-8")
+        if result.breakdown is not None:
+            result.breakdown.to_csv(staging / "breakdown.csv", index=False)
         (staging / "run.json").write_text(
             json.dumps(result.run_info, indent=2, ensure_ascii=False, default=str),
             encoding="utf-8",
@@ -193,5 +313,5 @@ def write_report(
         raise OutputError(f"cannot write the report to {out_dir}: {error}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    logger.info("wrote %s", ", ".join(OUTPUT_FILES))
+    logger.info("wrote the report files into %s", out_dir)
     return out_dir

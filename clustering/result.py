@@ -136,6 +136,9 @@ class ClusteringResult:
         Map coordinates (n_distinct, 2) and groups (n_distinct,) of the distinct
         texts to draw, when they are not the estimator's fitted ones (rows placed
         in a fitted model).
+    breakdown : pandas.DataFrame or None
+        With ``by=COLUMN``: rows per value of that column and group (see
+        :func:`clustering.breakdown.breakdown_table`); else None.
     """
 
     assignments: pd.DataFrame
@@ -144,6 +147,7 @@ class ClusteringResult:
     run_info: dict
     estimator: object = field(repr=False, default=None)
     map_points: tuple | None = field(repr=False, default=None)
+    breakdown: pd.DataFrame | None = field(repr=False, default=None)
 
     @property
     def quality(self) -> dict:
@@ -155,8 +159,11 @@ class ClusteringResult:
     def n_clusters(self) -> int:
         return len(self.groups)
 
-    def plot(self, *, figsize: tuple[float, float] = (10.0, 8.0)):
-        """Draw the 2-d map; returns a :class:`matplotlib.figure.Figure`."""
+    def plot(self, *, figsize: tuple[float, float] | None = None):
+        """Draw the 2-d map; returns a :class:`matplotlib.figure.Figure`.
+
+        ``figsize`` (inches) defaults to (10, 8), or (12, 10) past 30 groups.
+        """
         from clustering.plot import map_figure
 
         names = {g.cluster_id: g.label for g in self.groups}
@@ -170,6 +177,15 @@ class ClusteringResult:
             labels,
             names,
             figsize=figsize,
+        )
+
+    def plot_sizes(self):
+        """Bars of the group sizes; returns a :class:`matplotlib.figure.Figure`."""
+        from clustering.plot import sizes_figure
+
+        n_unclustered = int(self.run_info["counts"]["unclustered"])
+        return sizes_figure(
+            [g.size for g in self.groups], [g.label for g in self.groups], n_unclustered
         )
 
     def map_png(self, dpi: int = 100) -> bytes:
