@@ -104,8 +104,8 @@ def save_model(
         raise OutputError(f"model folder {folder} is a file, not a folder")
     if (folder / "manifest.json").exists() and not force:
         raise OutputError(
-            f"{folder} already holds a model; pass --force (force=True in Python) to replace "
-            "it, or choose another folder"
+            f"{folder} already holds a model; pass --force (force=True in Python) "
+            "to replace it, or choose another folder"
         )
     state = model.model_state_
     prepared = model.prepared_
