@@ -127,3 +127,18 @@ def test_cache_round_trip_is_keyed_by_model(tmp_path):
     np.testing.assert_array_equal(found, vectors[[1, 0]])
     other, missing = EmbeddingCache("model-b", tmp_path).get(["x"])
     assert other is None and missing == [0]
+
+
+def test_bfloat16_vectors_match_float32_and_are_cached_apart(embedder, shared_data):
+    import pandas as pd
+
+    from clustering.embed import Embedder
+
+    texts = pd.read_csv(shared_data / "wordnet_core_small.csv").text.tolist()[:200]
+    reference = Embedder(show_progress=False, use_cache=False, precision="float32")
+    fast = Embedder(show_progress=False, use_cache=False, precision="bfloat16")
+    cosine = (reference.embed(texts) * fast.embed(texts)).sum(axis=1)
+    assert cosine.min() >= 0.99
+    assert reference.model_key != fast.model_key
+    assert fast.model_key.endswith("+bfloat16")
+    assert embedder.precision_ in ("float32", "bfloat16")
