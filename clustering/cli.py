@@ -33,6 +33,7 @@ _FLAGS = {
     "random_state": "--seed",
     "cache_dir": "--cache-dir",
     "long_texts": "--long-texts",
+    "precision": "--precision",
     "format": "--format",
     "encoding": "--encoding",
     "delimiter": "--delimiter",
