@@ -335,8 +335,8 @@ def print_size(row: dict) -> None:
         ("  cluster", so.get("cluster", 0), st.get("cluster")),
         (
             "  reduce + cluster",
-            so.get("reduce", 0) + so.get("cluster", 0),
-            theirs and st["reduce"] + st["cluster"],
+            round(so.get("reduce", 0) + so.get("cluster", 0), 3),
+            theirs and round(st["reduce"] + st["cluster"], 3),
         ),
         ("peak memory MB", ours["peak_mb"], theirs and theirs["peak_mb"]),
         ("groups", ours["groups"], theirs and theirs["groups"]),
