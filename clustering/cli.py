@@ -33,6 +33,7 @@ _FLAGS = {
     "random_state": "--seed",
     "cache_dir": "--cache-dir",
     "long_texts": "--long-texts",
+    "precision": "--precision",
     "format": "--format",
     "encoding": "--encoding",
     "delimiter": "--delimiter",
@@ -170,6 +171,12 @@ def main() -> None:
     "(default: by extension).",
 )
 @click.option(
+    "--precision",
+    default=None,
+    help="Embedding arithmetic: auto, float32 or bfloat16 (default: auto, "
+    "bfloat16 where the CPU has it natively).",
+)
+@click.option(
     "--encoding", default=None, help="Text encoding of INPUT (default: detected)."
 )
 @click.option(
@@ -234,6 +241,7 @@ def run(
     n_neighbors: str | None,
     seed: str | None,
     input_format: str | None,
+    precision: str | None,
     encoding: str | None,
     delimiter: str | None,
     sheet: str | None,
@@ -292,6 +300,7 @@ def run(
         ("label_column", label_column),
         ("cache_dir", cache_dir),
         ("by", by),
+        ("precision", precision),
     ):
         if value is not None:
             given[name] = value
@@ -573,3 +582,29 @@ def compare(
             "changed group."
         )
         click.echo(f"Changes: {written / 'changes.html'}")
+
+
+@main.command()
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def warmup(quiet: bool) -> None:
+    """Compile the numerical kernels once, so later runs start at once.
+
+    UMAP and pynndescent compile their kernels with numba on first use; this
+    runs a small reduction and clustering so that the compiled code lands in
+    numba's on-disk cache (beside the libraries, or in $NUMBA_CACHE_DIR).
+    """
+    import time
+
+    import numpy as np
+
+    from clustering.cluster import fit_clusters
+    from clustering.reduce import reduce_vectors
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    reduction = reduce_vectors(vectors)
+    fit_clusters(reduction.cluster_coords)
+    if not quiet:
+        click.echo(f"Compiled and cached in {time.perf_counter() - started:.1f} s.")

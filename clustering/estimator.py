@@ -178,6 +178,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
     n_components : int, default=5
     random_state : int, default=42
     batch_size : int, default=64
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
     use_cache : bool, default=True
     cache_dir : str or None, default=None
     n_central : int, default=5
@@ -262,6 +263,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         n_components: int = 5,
         random_state: int = 42,
         batch_size: int = 64,
+        precision: str = "auto",
         use_cache: bool = True,
         cache_dir: str | None = None,
         n_central: int = 5,
@@ -279,6 +281,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         self.n_components = n_components
         self.random_state = random_state
         self.batch_size = batch_size
+        self.precision = precision
         self.use_cache = use_cache
         self.cache_dir = cache_dir
         self.n_central = n_central
@@ -350,6 +353,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
             self.embedder_ = Embedder(
                 options.model,
                 batch_size=options.batch_size,
+                precision=options.precision,
                 show_progress=options.show_progress,
                 cache_dir=options.cache_dir,
                 use_cache=options.use_cache,

@@ -47,6 +47,11 @@ class Options:
         Seed for UMAP; the same seed and input give the same result.
     batch_size : int, default=64
         Sentences embedded per batch.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Arithmetic of the embedding model. ``"bfloat16"`` runs the model in
+        bfloat16 (about twice as fast on CPUs with native bfloat16; vectors keep a
+        cosine above 0.99 with float32's). ``"auto"`` picks it when the CPU has
+        native bfloat16, else float32. Cached vectors are kept apart per precision.
     use_cache : bool, default=True
         Read and write the on-disk embedding cache.
     cache_dir : str or None, default=None
@@ -88,6 +93,7 @@ class Options:
     n_components: int = 5
     random_state: int = 42
     batch_size: int = 64
+    precision: str = "auto"
     use_cache: bool = True
     cache_dir: str | None = None
     n_central: int = 5
@@ -125,9 +131,11 @@ _STR_NAMES = {
     "label_column": True,
     "by": True,
 }
+PRECISIONS = ("auto", "float32", "bfloat16")
 _CHOICES = {
     "long_texts": LONG_TEXTS,
     "cluster_selection_method": ("auto", "eom", "leaf"),
+    "precision": PRECISIONS,
 }
 
 

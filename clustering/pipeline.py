@@ -179,6 +179,7 @@ def run_pipeline(
         "model": {
             "name": options.model if embeddings is None else "(given embeddings)",
             "key": embedder.model_key if embedder else None,
+            "precision": embedder.precision_ if embedder else None,
             "dimensions": int(estimator.embeddings_.shape[1]),
             "max_tokens": (estimator.long_texts_ or {}).get("limit"),
         },

@@ -1,8 +1,15 @@
 """Reduce stage: UMAP to a few dimensions for clustering and to 2 for the map.
 
-The nearest-neighbour graph is computed once and handed to both reductions.
-Neighbours and dimensions are fitted to small inputs, and every change is recorded
-in :attr:`Reduction.notes`.
+The nearest-neighbour graph is computed once and handed to both reductions: exactly
+(chunked matrix products, never an n x n matrix) up to :data:`EXACT_KNN_MAX` texts,
+with pynndescent's approximate search above. Neighbours and dimensions are fitted to
+small inputs, and every change is recorded in :attr:`Reduction.notes`.
+
+Compile once: UMAP and pynndescent compile their numba kernels in every fresh
+process, which costs more than the work itself on a few thousand texts. Before the
+first reduction, :func:`enable_compile_cache` turns numba's on-disk cache on for
+those kernels, so that cost is paid once per install (``clustering warmup``) rather
+than once per run.
 """
 
 from __future__ import annotations
@@ -17,6 +24,113 @@ logger = logging.getLogger(__name__)
 
 #: Fewer distinct texts than this are not reduced with UMAP (it needs a graph).
 MIN_POINTS_FOR_UMAP = 4
+
+#: Up to this many distinct texts the neighbour graph is exact; above, pynndescent.
+EXACT_KNN_MAX = 20_000
+
+#: Rows of the query block in the exact search (block x n_samples similarities).
+_KNN_BLOCK = 1024
+
+# Library modules whose numba kernels the reduction compiles.
+_NUMBA_MODULES = (
+    "umap.distances",
+    "umap.sparse",
+    "umap.utils",
+    "umap.layouts",
+    "umap.spectral",
+    "umap.umap_",
+    "pynndescent.distances",
+    "pynndescent.sparse",
+    "pynndescent.utils",
+    "pynndescent.rp_trees",
+    "pynndescent.pynndescent_",
+)
+_cache_enabled = False
+
+
+def enable_compile_cache() -> int:
+    """Let numba keep UMAP's and pynndescent's compiled kernels on disk.
+
+    Many of their kernels are declared without numba's ``cache=True``, so every
+    fresh process compiles them again (tens of seconds). This turns the on-disk
+    cache on for those kernels; numba stores them beside the library, or in
+    ``$NUMBA_CACHE_DIR`` when that is set, and recompiles when the library
+    changes. Kernels numba cannot cache (they hold global arrays) are left as
+    they are. Called once, on the first reduction.
+
+    Returns
+    -------
+    int
+        Number of kernels whose cache was turned on by this call.
+    """
+    global _cache_enabled
+    if _cache_enabled:
+        return 0
+    import importlib
+
+    from numba.core.registry import CPUDispatcher
+
+    turned_on = 0
+    for name in _NUMBA_MODULES:
+        module = importlib.import_module(name)
+        for kernel in list(vars(module).values()):
+            if (
+                isinstance(kernel, CPUDispatcher)
+                and getattr(kernel, "__module__", None) == name
+                and type(kernel._cache).__name__ == "NullCache"
+            ):
+                kernel.enable_caching()
+                turned_on += 1
+    _cache_enabled = True
+    logger.info("numba on-disk cache turned on for %d kernels", turned_on)
+    return turned_on
+
+
+def exact_neighbors(
+    vectors: np.ndarray, n_neighbors: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine nearest neighbours of unit vectors, block by block.
+
+    Each point is its own first neighbour (distance 0), as UMAP expects. Memory
+    stays linear in ``n_samples``: one block of similarities at a time.
+
+    Parameters
+    ----------
+    vectors : numpy.ndarray of shape (n_samples, n_features)
+        Unit-length vectors.
+    n_neighbors : int
+        Neighbours per point, the point itself included.
+
+    Returns
+    -------
+    indices : numpy.ndarray of int64, shape (n_samples, n_neighbors)
+    distances : numpy.ndarray of float32, shape (n_samples, n_neighbors)
+        Cosine distances, ``1 - cosine similarity``, ascending.
+
+    Examples
+    --------
+    >>> points = np.eye(3, dtype=np.float32)
+    >>> exact_neighbors(points, 2)[0][:, 0].tolist()
+    [0, 1, 2]
+    """
+    import torch
+
+    data = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+    n = len(data)
+    indices = np.empty((n, n_neighbors), dtype=np.int64)
+    distances = np.empty((n, n_neighbors), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, n, _KNN_BLOCK):
+            stop = min(start + _KNN_BLOCK, n)
+            similar = data[start:stop] @ data.T
+            # The point itself comes first, even when another point is identical.
+            rows = torch.arange(stop - start)
+            similar[rows, rows + start] = 2.0
+            values, found = torch.topk(similar, n_neighbors, dim=1)
+            indices[start:stop] = found.numpy()
+            distances[start:stop] = (1.0 - values).clamp_(min=0.0).numpy()
+    distances[:, 0] = 0.0
+    return indices, distances
 
 
 @dataclass
@@ -96,6 +210,7 @@ def reduce_vectors(
     if n < MIN_POINTS_FOR_UMAP:
         return _tiny_layout(vectors)
 
+    enable_compile_cache()
     import umap
     from umap.umap_ import nearest_neighbors
 
@@ -110,18 +225,22 @@ def reduce_vectors(
         notes.append(f"UMAP started from a random layout for {n} texts")
 
     # One neighbour graph, shared by both reductions.
-    knn_indices, knn_dists, forest = nearest_neighbors(
-        vectors,
-        k,
-        "cosine",
-        {},
-        True,
-        np.random.RandomState(random_state),
-        low_memory=True,
-        use_pynndescent=True,
-        n_jobs=1,
-        verbose=verbose,
-    )
+    if n <= EXACT_KNN_MAX:
+        knn_indices, knn_dists = exact_neighbors(vectors, k)
+        knn = (knn_indices, knn_dists)
+    else:
+        knn = nearest_neighbors(
+            vectors,
+            k,
+            "cosine",
+            {},
+            True,
+            np.random.RandomState(random_state),
+            low_memory=True,
+            use_pynndescent=True,
+            n_jobs=1,
+            verbose=verbose,
+        )
     reducers = []
     for dims, min_dist in ((n_components, 0.0), (2, min_dist_map)):
         reducers.append(
@@ -132,13 +251,17 @@ def reduce_vectors(
                 metric="cosine",
                 init=init,
                 random_state=random_state,
-                precomputed_knn=(knn_indices, knn_dists, forest),
+                precomputed_knn=knn,
                 verbose=verbose,
             )
         )
     with warnings.catch_warnings():
         # A seeded UMAP runs on one thread and says so; that is expected here.
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        # The exact graph has no search index; new rows are placed without one.
+        warnings.filterwarnings(
+            "ignore", message="precomputed_knn.2.", category=UserWarning
+        )
         cluster_coords = reducers[0].fit_transform(vectors)
         map_coords = reducers[1].fit_transform(vectors)
 

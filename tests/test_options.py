@@ -65,6 +65,7 @@ def test_defaults_are_kept_as_given():
         (["--sheet", "Answers"], "sheet must be given only for xlsx input, not csv"),
         (["--on-bad-lines", "warn"], "on_bad_lines must be one of error, skip; got"),
         (["--long-texts", "all"], "long_texts must be one of truncate, chunk; got"),
+        (["--precision", "int8"], "precision must be one of auto, float32, bfloat16"),
         (["--min-cluster-size", "5", "--min-samples", "6"], "min_samples must be at"),
         (
             ["--selection-method", "best"],

@@ -145,3 +145,18 @@ def test_sibling_labels_lead_with_words_of_their_own():
         {0: ["music", "audio", "player"], 1: ["music", "audio", "midi", "synth"]}
     )
     assert labels[1].startswith("midi") and labels[0] != labels[1]
+
+
+def test_bfloat16_vectors_match_float32_and_are_cached_apart(embedder, shared_data):
+    import pandas as pd
+
+    from clustering.embed import Embedder
+
+    texts = pd.read_csv(shared_data / "wordnet_core_small.csv").text.tolist()[:200]
+    reference = Embedder(show_progress=False, use_cache=False, precision="float32")
+    fast = Embedder(show_progress=False, use_cache=False, precision="bfloat16")
+    cosine = (reference.embed(texts) * fast.embed(texts)).sum(axis=1)
+    assert cosine.min() >= 0.99
+    assert reference.model_key != fast.model_key
+    assert fast.model_key.endswith("+bfloat16")
+    assert embedder.precision_ in ("float32", "bfloat16")
