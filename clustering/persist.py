@@ -254,6 +254,10 @@ def load_model(path: str | os.PathLike) -> TextClusterer:
 
     # The sentence model must be the one the vectors came from.
     name, key = manifest["model"]["name"], manifest["model"]["key"]
+    # The arithmetic (precision) suffix of the key changes vectors only in their last
+    # digits (cosine >= 0.9999), so the model itself is what must match.
+    if key is not None:
+        key = key.removesuffix("+bfloat16").removesuffix("+float32")
     if name is not None and key is not None and resolve_model(name)[1] != key:
         raise ModelError(
             f"the model in {folder} was fitted with sentence model {key}, but "
