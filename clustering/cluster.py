@@ -149,8 +149,12 @@ def search_parameters(
     """
     from clustering.quality import modularity
 
+    # HDBSCAN's hierarchy depends on min_samples only: build it once per value and
+    # cut it for every min_cluster_size, instead of one full fit per candidate.
+    trees = {ms: _single_linkage(coords, ms) for ms in sorted({p[1] for p in pairs})}
+
     def attempt(mcs: int, ms: int, method: str) -> dict:
-        clusterer, labels = _hdbscan(coords, mcs, ms, counts, method)
+        labels = renumber(_cut_tree(trees[ms], mcs, method), counts)
         return {
             "min_cluster_size": mcs,
             "min_samples": ms,
@@ -158,8 +162,6 @@ def search_parameters(
             "n_groups": int(labels.max(initial=-1)) + 1,
             "unclustered_share": round(float((labels < 0).mean()), 4),
             "score": round(modularity(graph, labels), 4),
-            "clusterer": clusterer,
-            "labels": labels,
         }
 
     tried = [attempt(mcs, ms, methods[0]) for mcs, ms in pairs]
@@ -167,11 +169,12 @@ def search_parameters(
     for method in methods[1:]:
         tried.append(attempt(best["min_cluster_size"], best["min_samples"], method))
     best = max(tried, key=lambda c: c["score"])
-    table = [
-        {k: v for k, v in c.items() if k not in ("clusterer", "labels")}
-        | {"chosen": c is best}
-        for c in tried
-    ]
+    table = [c | {"chosen": c is best} for c in tried]
+    # The winner, fitted in full (prediction data for placing new rows).
+    best = dict(best)
+    best["clusterer"], best["labels"] = _hdbscan(
+        coords, best["min_cluster_size"], best["min_samples"], counts, best["method"]
+    )
     return best, table
 
 
@@ -334,6 +337,21 @@ def refit_labels(
     return _hdbscan(
         coords[positions], clusters.min_cluster_size, ms, counts, clusters.method
     )[1]
+
+
+def _single_linkage(coords: np.ndarray, ms: int) -> np.ndarray:
+    """HDBSCAN's single-linkage tree of ``coords`` for ``min_samples=ms``."""
+    import hdbscan
+
+    clusterer = hdbscan.HDBSCAN(min_cluster_size=2, min_samples=ms).fit(coords)
+    return clusterer.single_linkage_tree_.to_numpy()
+
+
+def _cut_tree(tree: np.ndarray, mcs: int, method: str) -> np.ndarray:
+    """The labels HDBSCAN gives for ``min_cluster_size=mcs`` on a built tree."""
+    from hdbscan.hdbscan_ import _tree_to_labels
+
+    return _tree_to_labels(None, tree, mcs, method)[0]
 
 
 def _hdbscan(

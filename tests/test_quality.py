@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from clustering.cluster import candidate_grid, fit_clusters, refit_labels
+from clustering.cluster import (
+    _cut_tree,
+    _single_linkage,
+    candidate_grid,
+    fit_clusters,
+    refit_labels,
+)
 from clustering.quality import (
     best_jaccard,
     group_stability,
@@ -72,6 +78,30 @@ def test_given_values_are_kept_and_only_the_rest_is_searched(reduced_blobs):
         method="leaf",
     )
     assert fixed.search == [] and fixed.method == "leaf"
+
+
+def test_cutting_one_tree_per_min_samples_gives_hdbscans_own_labels(reduced_blobs):
+    # The search builds HDBSCAN's hierarchy once per min_samples and cuts it for
+    # each min_cluster_size: that must be exactly what a full fit gives.
+    import hdbscan
+
+    reduction, _, _ = reduced_blobs
+    coords = reduction.cluster_coords
+    checked = 0
+    for ms in (1, 5, 10):
+        tree = _single_linkage(coords, ms)
+        for mcs in (5, 20, 60):
+            for method in ("eom", "leaf"):
+                full = hdbscan.HDBSCAN(
+                    min_cluster_size=mcs,
+                    min_samples=ms,
+                    cluster_selection_method=method,
+                ).fit(coords)
+                np.testing.assert_array_equal(
+                    _cut_tree(tree, mcs, method), full.labels_
+                )
+                checked += full.labels_.max() >= 1
+    assert checked >= 6  # most settings find several groups: a real comparison
 
 
 def test_candidate_grid_scales_with_the_data():
