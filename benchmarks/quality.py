@@ -12,7 +12,9 @@ The ``label`` column is used only to score; it never reaches the pipeline.
 Targets for ours: NMI at least halfway from the baseline to k-means and never
 below the baseline, ARI not below the baseline's, unclustered share <= 20%.
 
-Run from the repository root: ``python benchmarks/quality.py [--seed 42]``.
+Run from the repository root: ``python benchmarks/quality.py [--seeds 42,1,2]``;
+with several seeds it also prints the mean of each figure over the seeds, which is
+what to compare (one seed moves NMI by a few hundredths).
 """
 
 from __future__ import annotations
@@ -75,13 +77,13 @@ def ours(texts: list[str], vectors: np.ndarray, seed: int) -> tuple[np.ndarray, 
     return labels, result.run_info
 
 
-def evaluate(path: Path, seed: int) -> list[dict]:
+def evaluate(path: Path, seed: int, precision: str = "auto") -> list[dict]:
     """Rows of the table for one file."""
     from clustering.embed import Embedder
 
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     texts, truth = frame["text"].tolist(), frame["label"].to_numpy()
-    vectors = Embedder(show_progress=False).embed(texts)
+    vectors = Embedder(show_progress=False, precision=precision).embed(texts)
 
     rows = []
     started = time.perf_counter()
@@ -118,32 +120,47 @@ def verdict(rows: list[dict]) -> str:
     return ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in checks.items())
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seeds", default="42", help="comma-separated seeds")
+    parser.add_argument("--precision", default="auto", help="of the embedding model")
     parser.add_argument("files", nargs="*", default=list(EVALUATION_FILES))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
 
-    table, verdicts = [], {}
-    for name in args.files:
-        rows = evaluate(DATA / name, args.seed)
-        table.extend(rows)
-        verdicts[name] = verdict(rows)
-    frame = pd.DataFrame(table).set_index(["file", "method"])
+    table = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        verdicts = {}
+        for name in args.files:
+            rows = evaluate(DATA / name, seed, args.precision)
+            for row in rows:
+                row["seed"] = seed
+            table.extend(rows)
+            verdicts[name] = verdict(rows)
+        print(f"\n=== seed {seed} ===")
+        print_table(pd.DataFrame(table[-3 * len(args.files) :]))
+        for name, text in verdicts.items():
+            print(f"{name}: {text}")
+    frame = pd.DataFrame(table)
+    if frame["seed"].nunique() > 1:
+        print(f"\n=== mean over seeds {args.seeds} ===")
+        numbers = ["groups", "unclustered", "ARI", "NMI", "homog", "compl", "seconds"]
+        mean = frame.groupby(["file", "method"], sort=False)[numbers].mean()
+        print_table(mean.reset_index())
+    return frame
+
+
+def print_table(frame: pd.DataFrame) -> None:
     columns = ["groups", "unclustered", "ARI", "NMI", "homog", "compl", "seconds"]
+    shown = frame.set_index(["file", "method"])[columns]
     with pd.option_context("display.width", 120, "display.precision", 3):
-        print(frame[columns].to_string(float_format=lambda v: f"{v:.3f}"))
-        print()
-        for row in table:
-            if row["method"] == "ours":
-                print(
-                    f"{row['file']}: chose {row['chosen']}; "
-                    f"search and clustering took {row['search_s']:.1f}s"
-                )
-    print()
-    for name, text in verdicts.items():
-        print(f"{name}: {text}")
+        print(shown.to_string(float_format=lambda v: f"{v:.3f}"))
+    for _, row in frame.iterrows():
+        if row["method"] == "ours" and isinstance(row.get("chosen"), str):
+            print(
+                f"{row['file']}: chose {row['chosen']}; "
+                f"search and clustering took {row['search_s']:.1f}s"
+            )
 
 
 if __name__ == "__main__":

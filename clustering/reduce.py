@@ -28,6 +28,11 @@ MIN_POINTS_FOR_UMAP = 4
 #: Up to this many distinct texts the neighbour graph is exact; above, pynndescent.
 EXACT_KNN_MAX = 20_000
 
+#: Optimisation epochs of the clustering and the map reductions (``None``: UMAP's
+#: own choice, 500 up to 10,000 texts and 200 above).
+CLUSTER_EPOCHS: int | None = None
+MAP_EPOCHS: int | None = None
+
 #: Rows of the query block in the exact search (block x n_samples similarities).
 _KNN_BLOCK = 1024
 
@@ -242,7 +247,10 @@ def reduce_vectors(
             verbose=verbose,
         )
     reducers = []
-    for dims, min_dist in ((n_components, 0.0), (2, min_dist_map)):
+    for dims, min_dist, epochs in (
+        (n_components, 0.0, CLUSTER_EPOCHS),
+        (2, min_dist_map, MAP_EPOCHS),
+    ):
         reducers.append(
             umap.UMAP(
                 n_neighbors=k,
@@ -252,6 +260,7 @@ def reduce_vectors(
                 init=init,
                 random_state=random_state,
                 precomputed_knn=knn,
+                n_epochs=epochs,
                 verbose=verbose,
             )
         )
