@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from clustering.reduce import UmapState, umap_transform
+
 logger = logging.getLogger(__name__)
 
 #: Structured dtype of HDBSCAN's condensed tree.
@@ -43,59 +45,6 @@ CONDENSED_TREE_DTYPE = np.dtype(
 
 #: Neighbours compared at a time, to bound memory for big inputs.
 _CHUNK = 2048
-
-
-@dataclass
-class UmapState:
-    """What ``umap.UMAP.transform`` uses from a fitted reducer.
-
-    Attributes
-    ----------
-    a, b : float
-        The curve parameters UMAP derived from ``min_dist`` and ``spread``.
-    n_neighbors : int
-    initial_alpha : float
-    repulsion_strength : float
-    negative_sample_rate : int
-    local_connectivity : float
-    transform_seed : int
-    """
-
-    a: float
-    b: float
-    n_neighbors: int
-    initial_alpha: float = 1.0
-    repulsion_strength: float = 1.0
-    negative_sample_rate: int = 5
-    local_connectivity: float = 1.0
-    transform_seed: int = 42
-
-    @classmethod
-    def from_reducer(cls, reducer: object) -> UmapState:
-        """Read the state of a fitted ``umap.UMAP``."""
-        return cls(
-            a=float(reducer._a),
-            b=float(reducer._b),
-            n_neighbors=int(reducer._n_neighbors),
-            initial_alpha=float(reducer._initial_alpha),
-            repulsion_strength=float(reducer.repulsion_strength),
-            negative_sample_rate=int(reducer.negative_sample_rate),
-            local_connectivity=float(reducer.local_connectivity),
-            transform_seed=int(reducer.transform_seed),
-        )
-
-    def scalars(self) -> dict:
-        """The values as a JSON-ready dict."""
-        return {
-            "a": self.a,
-            "b": self.b,
-            "n_neighbors": self.n_neighbors,
-            "initial_alpha": self.initial_alpha,
-            "repulsion_strength": self.repulsion_strength,
-            "negative_sample_rate": self.negative_sample_rate,
-            "local_connectivity": self.local_connectivity,
-            "transform_seed": self.transform_seed,
-        }
 
 
 @dataclass
@@ -180,16 +129,8 @@ def state_from_fit(
         strengths=np.asarray(clusters.strengths, dtype=np.float64),
         cluster_coords=np.asarray(reduction.cluster_coords, dtype=np.float64),
         map_coords=np.asarray(reduction.map_coords, dtype=np.float64),
-        cluster_umap=(
-            UmapState.from_reducer(reduction.cluster_reducer)
-            if reduction.cluster_reducer is not None
-            else None
-        ),
-        map_umap=(
-            UmapState.from_reducer(reduction.map_reducer)
-            if reduction.map_reducer is not None
-            else None
-        ),
+        cluster_umap=reduction.cluster_umap,
+        map_umap=reduction.map_umap,
         condensed_tree=tree,
         hdbscan_labels=raw_labels,
         min_samples=int(clusters.min_samples),
@@ -241,84 +182,6 @@ def far_distance(state: ModelState) -> float:
     )
     _, distances = nearest_fitted(state.vectors[sample], state.vectors, 2)
     return float(np.quantile(distances[:, 1], FAR_QUANTILE))
-
-
-def umap_transform(
-    state: UmapState,
-    fitted_coords: np.ndarray,
-    indices: np.ndarray,
-    distances: np.ndarray,
-) -> np.ndarray:
-    """Coordinates of new points, from their fitted neighbours, as UMAP does.
-
-    Follows ``umap.UMAP.transform`` (umap-learn 0.5) step by step, given the
-    neighbours instead of querying a search index.
-
-    Parameters
-    ----------
-    state : UmapState
-    fitted_coords : numpy.ndarray of shape (n_fitted, n_components)
-        The reduction's fitted coordinates; they stay where they are.
-    indices, distances : numpy.ndarray of shape (n_samples, n_neighbors)
-        Nearest fitted points and cosine distances, nearest first.
-
-    Returns
-    -------
-    numpy.ndarray of shape (n_samples, n_components)
-    """
-    import scipy.sparse
-    from umap.layouts import optimize_layout_euclidean
-    from umap.umap_ import (
-        compute_membership_strengths,
-        init_graph_transform,
-        make_epochs_per_sample,
-        smooth_knn_dist,
-    )
-
-    n_new, n_fitted = len(indices), len(fitted_coords)
-    k = indices.shape[1]
-
-    # Fuzzy membership of each new point to its neighbours.
-    sigmas, rhos = smooth_knn_dist(
-        distances,
-        float(k),
-        local_connectivity=float(max(0.0, state.local_connectivity - 1.0)),
-    )
-    rows, cols, vals, _ = compute_membership_strengths(
-        indices, distances, sigmas, rhos, bipartite=True
-    )
-    graph = scipy.sparse.coo_matrix((vals, (rows, cols)), shape=(n_new, n_fitted))
-
-    # Start at the weighted mean of the neighbours, then optimise.
-    csr = graph.tocsr()
-    csr.eliminate_zeros()
-    fitted = fitted_coords.astype(np.float32, copy=True)
-    embedding = init_graph_transform(csr, fitted).astype(np.float32)
-    n_epochs = 100 if n_new <= 10000 else 30
-    graph.data[graph.data < (graph.data.max() / float(n_epochs))] = 0.0
-    graph.eliminate_zeros()
-    epochs_per_sample = make_epochs_per_sample(graph.data, n_epochs)
-    rng = np.random.RandomState(state.transform_seed)
-    rng_state = rng.randint(np.iinfo(np.int32).min, np.iinfo(np.int32).max, 3).astype(
-        np.int64
-    )
-    embedding = optimize_layout_euclidean(
-        embedding,
-        fitted,
-        graph.row,
-        graph.col,
-        n_epochs,
-        n_fitted,
-        epochs_per_sample,
-        state.a,
-        state.b,
-        rng_state,
-        state.repulsion_strength,
-        state.initial_alpha / 4.0,
-        state.negative_sample_rate,
-        False,
-    )
-    return np.asarray(embedding, dtype=np.float64)
 
 
 def reduce_new(state: ModelState, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

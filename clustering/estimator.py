@@ -322,6 +322,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         self
         """
         from clustering.assign import state_from_fit
+        from clustering.cache import ResultCache
         from clustering.cluster import assign_noise, fit_clusters
         from clustering.describe import describe_groups
         from clustering.embed import Embedder
@@ -366,11 +367,13 @@ class TextClusterer(ClusterMixin, BaseEstimator):
         lap("embed")
 
         # Reduce, cluster, describe.
+        results = ResultCache(options.cache_dir) if options.use_cache else None
         reduction = reduce_vectors(
             vectors,
             n_neighbors=options.n_neighbors,
             n_components=options.n_components,
             random_state=options.random_state,
+            cache=results,
         )
         lap("reduce")
         graph = None
@@ -383,6 +386,8 @@ class TextClusterer(ClusterMixin, BaseEstimator):
             min_samples=options.min_samples,
             method=options.cluster_selection_method,
             graph=graph,
+            cache=results,
+            cache_key=reduction.cache_key,
         )
         levels = _levels(clusters, prepared.counts)
         moved = np.zeros(len(texts), dtype=bool)

@@ -241,13 +241,13 @@ def load_model(path: str | os.PathLike) -> TextClusterer:
         See :func:`read_manifest`; also if the sentence model installed now is
         not the one the model was fitted with.
     """
-    from clustering.assign import ModelState, UmapState
+    from clustering.assign import ModelState
     from clustering.cluster import Clusters
     from clustering.describe import GroupDescription
     from clustering.embed import resolve_model
     from clustering.estimator import TextClusterer
     from clustering.prepare import PreparedTexts
-    from clustering.reduce import Reduction
+    from clustering.reduce import Reduction, UmapState
 
     folder = Path(path)
     manifest = read_manifest(folder)
@@ -311,6 +311,8 @@ def load_model(path: str | os.PathLike) -> TextClusterer:
         state.cluster_coords,
         state.map_coords,
         state.cluster_umap.n_neighbors if state.cluster_umap else 0,
+        cluster_umap=state.cluster_umap,
+        map_umap=state.map_umap,
     )
     model.clusters_ = Clusters(
         state.labels, state.strengths, state.min_cluster_size, state.min_samples

@@ -5,7 +5,7 @@ import pytest
 from sklearn.manifold import trustworthiness
 from sklearn.metrics import adjusted_rand_score
 
-from clustering.cache import EmbeddingCache
+from clustering.cache import EmbeddingCache, ResultCache
 from clustering.cluster import default_min_cluster_size, fit_clusters, renumber
 from clustering.describe import (
     central_texts,
@@ -30,6 +30,89 @@ def test_reduction_is_seeded(blobs):
     first = reduce_vectors(vectors, random_state=3)
     second = reduce_vectors(vectors, random_state=3)
     np.testing.assert_array_equal(first.cluster_coords, second.cluster_coords)
+
+
+def test_a_cached_reduction_is_the_fitted_one_and_keyed_by_settings(
+    embedder, wordnet_sample, tmp_path
+):
+    vectors = embedder.embed(sorted(set(wordnet_sample.text))[:300])
+    cache = ResultCache(tmp_path)
+    fitted = reduce_vectors(vectors, cache=cache)
+    assert len(list(cache.folder.glob("*.npz"))) == 1
+    again = reduce_vectors(vectors, cache=cache)
+    for name in ("cluster_coords", "map_coords", "knn_indices"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(fitted, name))
+    assert again.cluster_umap == fitted.cluster_umap is not None
+    assert again.map_umap == fitted.map_umap and again.notes == fitted.notes
+    # Read back, not refitted: the stored file is what came back.
+    stored = next(cache.folder.glob("*.npz"))
+    with np.load(stored) as arrays:
+        np.testing.assert_array_equal(arrays["map_coords"], again.map_coords)
+
+    # Other settings or other vectors are other entries.
+    other = reduce_vectors(vectors, n_neighbors=10, cache=cache)
+    assert other.n_neighbors_used == 10
+    reduce_vectors(vectors[:-1], cache=cache)
+    assert len(list(cache.folder.glob("*.npz"))) == 3
+
+    # A damaged file is refitted, not trusted, and only the newest few are kept.
+    stored.write_bytes(stored.read_bytes()[:200])  # cut short, as by a crash
+    repaired = reduce_vectors(vectors, cache=cache)
+    np.testing.assert_array_equal(repaired.cluster_coords, fitted.cluster_coords)
+    small = ResultCache(tmp_path, keep=2)
+    reduce_vectors(vectors[:-2], cache=small)
+    assert len(list(small.folder.glob("*.npz"))) == 2
+    assert not list(small.folder.glob("*.part"))
+
+
+def test_the_map_fitted_in_a_second_process_is_the_one_fitted_here(
+    embedder, wordnet_sample, monkeypatch
+):
+    import clustering.reduce as reduce_module
+
+    vectors = embedder.embed(sorted(set(wordnet_sample.text))[:200])
+    monkeypatch.setattr(reduce_module, "CONCURRENT_MIN", 10**9)
+    alone = reduce_vectors(vectors)
+    monkeypatch.setattr(reduce_module, "CONCURRENT_MIN", 0)
+    assert reduce_module._can_fork()  # the CI machine has 2 cores and Linux
+    beside = reduce_vectors(vectors)
+    np.testing.assert_array_equal(beside.map_coords, alone.map_coords)
+    np.testing.assert_array_equal(beside.cluster_coords, alone.cluster_coords)
+    assert beside.map_umap == alone.map_umap
+
+
+def test_a_cached_search_gives_the_same_groups(embedder, wordnet_sample, tmp_path):
+    from clustering.quality import knn_graph
+
+    vectors = embedder.embed(sorted(set(wordnet_sample.text))[:300])
+    cache = ResultCache(tmp_path)
+    reduction = reduce_vectors(vectors, cache=cache)
+    graph = knn_graph(reduction.knn_indices)
+
+    def search():
+        return fit_clusters(
+            reduction.cluster_coords,
+            graph=graph,
+            cache=cache,
+            cache_key=reduction.cache_key,
+        )
+
+    first = search()
+    assert len(list(cache.folder.glob("*.json"))) == 1 and len(first.search) > 5
+    second = search()
+    assert second.search == first.search
+    np.testing.assert_array_equal(second.labels, first.labels)
+    np.testing.assert_array_equal(second.strengths, first.strengths)
+    assert second.min_cluster_size == first.min_cluster_size
+    # Fixing a value searches other candidates: another record.
+    fit_clusters(
+        reduction.cluster_coords,
+        graph=graph,
+        min_samples=5,
+        cache=cache,
+        cache_key=reduction.cache_key,
+    )
+    assert len(list(cache.folder.glob("*.json"))) == 2
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 12])
