@@ -1,9 +1,11 @@
 """Reduce stage: UMAP to a few dimensions for clustering and to 2 for the map.
 
-The nearest-neighbour graph is computed once and handed to both reductions: exactly
-(chunked matrix products, never an n x n matrix) up to :data:`EXACT_KNN_MAX` texts,
-with pynndescent's approximate search above. Neighbours and dimensions are fitted to
-small inputs, and every change is recorded in :attr:`Reduction.notes`.
+The nearest-neighbour graph is computed once, exactly (blocked matrix products,
+never an n x n matrix), and handed to both reductions, which are fitted side by
+side when a second core is free. Above :data:`FIT_SAMPLE` distinct texts both are
+fitted on a seeded sample and the other texts are placed with UMAP's transform, so
+time and memory grow linearly with the data. Neighbours and dimensions are fitted
+to small inputs, and every change is recorded in :attr:`Reduction.notes`.
 
 Compile once: UMAP and pynndescent compile their numba kernels in every fresh
 process, which costs more than the work itself on a few thousand texts. Before the
@@ -31,15 +33,16 @@ logger = logging.getLogger(__name__)
 #: Fewer distinct texts than this are not reduced with UMAP (it needs a graph).
 MIN_POINTS_FOR_UMAP = 4
 
-#: Up to this many distinct texts the neighbour graph is exact; above, pynndescent.
-EXACT_KNN_MAX = 20_000
-
 #: Optimisation epochs of the clustering reduction (``None``: UMAP's own choice,
 #: 500 up to 10,000 texts and 200 above) and of the map. Over seeds 42, 1 and 2 on
 #: the three labelled files of benchmarks/quality.py, 200 epochs for clustering
 #: cost 0.013 NMI on wordnet_core; the map is only looked at, so it gets 200.
 CLUSTER_EPOCHS: int | None = None
 MAP_EPOCHS: int | None = 200
+
+#: Above this many distinct texts, both reductions are fitted on a seeded sample of
+#: this size and the other texts are placed with UMAP's transform.
+FIT_SAMPLE = 20_000
 
 #: From this many distinct texts, the map is fitted in a second process while the
 #: clustering reduction is fitted (when the machine has a second core).
@@ -104,23 +107,27 @@ def enable_compile_cache() -> int:
 
 
 def exact_neighbors(
-    vectors: np.ndarray, n_neighbors: int
+    vectors: np.ndarray, n_neighbors: int, among: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact cosine nearest neighbours of unit vectors, block by block.
 
-    Each point is its own first neighbour (distance 0), as UMAP expects. Memory
-    stays linear in ``n_samples``: one block of similarities at a time.
+    Without ``among``, the neighbours are found among ``vectors`` themselves and
+    each point is its own first neighbour (distance 0), as UMAP expects. Memory
+    stays linear in the number of points: one block of similarities at a time.
 
     Parameters
     ----------
     vectors : numpy.ndarray of shape (n_samples, n_features)
         Unit-length vectors.
     n_neighbors : int
-        Neighbours per point, the point itself included.
+        Neighbours per point (the point itself included when ``among`` is None).
+    among : numpy.ndarray of shape (n_fitted, n_features), optional
+        Unit-length vectors to search instead of ``vectors``.
 
     Returns
     -------
     indices : numpy.ndarray of int64, shape (n_samples, n_neighbors)
+        Rows of ``among`` (or of ``vectors``).
     distances : numpy.ndarray of float32, shape (n_samples, n_neighbors)
         Cosine distances, ``1 - cosine similarity``, ascending.
 
@@ -132,21 +139,28 @@ def exact_neighbors(
     """
     import torch
 
-    data = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
-    n = len(data)
+    query = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+    data = (
+        query
+        if among is None
+        else torch.from_numpy(np.ascontiguousarray(among, dtype=np.float32))
+    )
+    n = len(query)
     indices = np.empty((n, n_neighbors), dtype=np.int64)
     distances = np.empty((n, n_neighbors), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, n, _KNN_BLOCK):
             stop = min(start + _KNN_BLOCK, n)
-            similar = data[start:stop] @ data.T
-            # The point itself comes first, even when another point is identical.
-            rows = torch.arange(stop - start)
-            similar[rows, rows + start] = 2.0
+            similar = query[start:stop] @ data.T
+            if among is None:
+                # The point itself comes first, even when another is identical.
+                rows = torch.arange(stop - start)
+                similar[rows, rows + start] = 2.0
             values, found = torch.topk(similar, n_neighbors, dim=1)
             indices[start:stop] = found.numpy()
             distances[start:stop] = (1.0 - values).clamp_(min=0.0).numpy()
-    distances[:, 0] = 0.0
+    if among is None:
+        distances[:, 0] = 0.0
     return indices, distances
 
 
@@ -355,7 +369,7 @@ def _settings(
         "min_dist_map": min_dist_map,
         "cluster_epochs": CLUSTER_EPOCHS,
         "map_epochs": MAP_EPOCHS,
-        "exact_knn_max": EXACT_KNN_MAX,
+        "fit_sample": FIT_SAMPLE,
         "umap": version("umap-learn"),
         "pynndescent": version("pynndescent"),
         "layout": 1,  # bump when this module changes how it reduces
@@ -372,9 +386,12 @@ def _fit_reduction(
 ) -> Reduction:
     """The reductions themselves (see :func:`reduce_vectors`)."""
     n = len(vectors)
+    if n > FIT_SAMPLE:
+        return _fit_on_sample(
+            vectors, n_neighbors, n_components, random_state, min_dist_map, verbose
+        )
 
     enable_compile_cache()
-    from umap.umap_ import nearest_neighbors
 
     # Fit the graph's size to the data.
     notes: list[str] = []
@@ -386,23 +403,8 @@ def _fit_reduction(
     if init == "random":
         notes.append(f"UMAP started from a random layout for {n} texts")
 
-    # One neighbour graph, shared by both reductions.
-    if n <= EXACT_KNN_MAX:
-        knn_indices, knn_dists = exact_neighbors(vectors, k)
-        knn = (knn_indices, knn_dists)
-    else:
-        knn = nearest_neighbors(
-            vectors,
-            k,
-            "cosine",
-            {},
-            True,
-            np.random.RandomState(random_state),
-            low_memory=True,
-            use_pynndescent=True,
-            n_jobs=1,
-            verbose=verbose,
-        )
+    # One exact neighbour graph, shared by both reductions.
+    knn = exact_neighbors(vectors, k)
     settings = {"n_neighbors": k, "init": init, "random_state": random_state}
     settings |= {"metric": "cosine", "precomputed_knn": knn, "verbose": verbose}
     cluster_job = dict(n_components=n_components, min_dist=0.0, n_epochs=CLUSTER_EPOCHS)
@@ -425,6 +427,61 @@ def _fit_reduction(
         cluster_umap=cluster_umap,
         map_umap=map_umap,
         knn_indices=np.asarray(knn[0]),
+    )
+
+
+def _fit_on_sample(
+    vectors: np.ndarray,
+    n_neighbors: int,
+    n_components: int,
+    random_state: int,
+    min_dist_map: float,
+    verbose: bool,
+) -> Reduction:
+    """Fit both reductions on a seeded sample; place the other texts with their
+    transform, from their nearest sampled texts.
+
+    The neighbour lists of the other texts (used by the search and the quality
+    figures) are their nearest sampled texts, after the text itself.
+    """
+    n = len(vectors)
+    rng = np.random.default_rng(random_state)
+    sample = np.sort(rng.choice(n, FIT_SAMPLE, replace=False))
+    rest = np.setdiff1d(np.arange(n), sample)
+    fitted = _fit_reduction(
+        vectors[sample], n_neighbors, n_components, random_state, min_dist_map, verbose
+    )
+    k = fitted.n_neighbors_used
+    found, distances = exact_neighbors(vectors[rest], k, among=vectors[sample])
+    cluster_coords = np.empty((n, fitted.cluster_coords.shape[1]))
+    map_coords = np.empty((n, 2))
+    cluster_coords[sample], map_coords[sample] = (
+        fitted.cluster_coords,
+        fitted.map_coords,
+    )
+    cluster_coords[rest] = umap_transform(
+        fitted.cluster_umap, fitted.cluster_coords, found, distances
+    )
+    map_coords[rest] = umap_transform(
+        fitted.map_umap, fitted.map_coords, found, distances
+    )
+    knn_indices = np.empty((n, k), dtype=np.int64)
+    knn_indices[sample] = sample[fitted.knn_indices]
+    knn_indices[rest, 0] = rest
+    knn_indices[rest, 1:] = sample[found[:, : k - 1]]
+    note = (
+        f"UMAP was fitted on a seeded sample of {FIT_SAMPLE:,} of the {n:,} distinct "
+        "texts; the others were placed with its transform"
+    )
+    logger.info(note)
+    return Reduction(
+        cluster_coords=cluster_coords,
+        map_coords=map_coords,
+        n_neighbors_used=k,
+        notes=fitted.notes + [note],
+        cluster_umap=fitted.cluster_umap,
+        map_umap=fitted.map_umap,
+        knn_indices=knn_indices,
     )
 
 
@@ -522,7 +579,6 @@ def umap_transform(
     from umap.layouts import optimize_layout_euclidean
     from umap.umap_ import (
         compute_membership_strengths,
-        init_graph_transform,
         make_epochs_per_sample,
         smooth_knn_dist,
     )
@@ -545,7 +601,7 @@ def umap_transform(
     csr = graph.tocsr()
     csr.eliminate_zeros()
     fitted = fitted_coords.astype(np.float32, copy=True)
-    embedding = init_graph_transform(csr, fitted).astype(np.float32)
+    embedding = _weighted_start(csr, fitted)
     n_epochs = 100 if n_new <= 10000 else 30
     graph.data[graph.data < (graph.data.max() / float(n_epochs))] = 0.0
     graph.eliminate_zeros()
@@ -571,3 +627,20 @@ def umap_transform(
         False,
     )
     return np.asarray(embedding, dtype=np.float64)
+
+
+def _weighted_start(graph, fitted: np.ndarray) -> np.ndarray:
+    """Start of each new point: the membership-weighted mean of its neighbours'
+    positions, or the position of a fitted point it is identical to (weight 1),
+    or ``nan`` without neighbours; what ``umap.umap_.init_graph_transform``
+    does, as sparse matrix products rather than a loop over rows.
+    """
+    coo = graph.tocoo()
+    sums = np.asarray(graph.sum(axis=1), dtype=np.float64).ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        start = (graph @ fitted.astype(np.float64)) / sums[:, None]
+    same = coo.data == 1
+    rows, first = np.unique(coo.row[same], return_index=True)
+    start[rows] = fitted[coo.col[same][first]]
+    start[np.diff(graph.indptr) == 0] = np.nan
+    return start.astype(np.float32)
