@@ -102,6 +102,9 @@ SIZE_FRACTIONS = (0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.08)
 #: ``min_samples`` candidates of the search (those above the size are dropped).
 SAMPLES_GRID = (1, 2, 5, 10, 20)
 METHODS = ("auto", "eom", "leaf")
+#: From this many distinct texts, the search runs on two cores (see
+#: :mod:`clustering.parallel`).
+SEARCH_SIDE_BY_SIDE_MIN = 5_000
 #: Bump when the search's scoring changes, so cached searches are not reused.
 SEARCH_VERSION = 1
 #: Below this many distinct texts the search is skipped: modularity cannot tell
@@ -174,10 +177,8 @@ def search_parameters(
 
     # HDBSCAN's hierarchy depends on min_samples only: build it once per value and
     # cut it for every min_cluster_size, instead of one full fit per candidate.
-    trees = {ms: _single_linkage(coords, ms) for ms in sorted({p[1] for p in pairs})}
-
-    def attempt(mcs: int, ms: int, method: str) -> dict:
-        labels = renumber(_cut_tree(trees[ms], mcs, method), counts)
+    def attempt(tree: np.ndarray, mcs: int, ms: int, method: str) -> dict:
+        labels = renumber(_cut_tree(tree, mcs, method), counts)
         return {
             "min_cluster_size": mcs,
             "min_samples": ms,
@@ -187,10 +188,43 @@ def search_parameters(
             "score": round(modularity(graph, labels), 4),
         }
 
-    tried = [attempt(mcs, ms, methods[0]) for mcs, ms in pairs]
+    def search(samples: list[int]) -> tuple[list[dict], list[dict]]:
+        """First-method candidates of these min_samples values, then the other
+        methods on the best of them."""
+        trees = {ms: _single_linkage(coords, ms) for ms in samples}
+        tried = [
+            attempt(trees[ms], mcs, ms, methods[0]) for mcs, ms in pairs if ms in trees
+        ]
+        if not tried:
+            return [], []
+        best = max(tried, key=lambda c: c["score"])
+        tree = trees[best["min_samples"]]
+        return tried, [
+            attempt(tree, best["min_cluster_size"], best["min_samples"], method)
+            for method in methods[1:]
+        ]
+
+    # Half of the min_samples values (the slowest, 1, among them) on the other
+    # core when the data is large enough for that to pay.
+    samples = sorted({ms for _, ms in pairs})
+    there = samples[::3] if len(coords) >= SEARCH_SIDE_BY_SIDE_MIN else []
+    here = [ms for ms in samples if ms not in there]
+    if there:
+        from clustering.parallel import side_by_side
+
+        (mine, my_more), (theirs, their_more) = side_by_side(
+            lambda: search(here), lambda: search(there)
+        )
+    else:
+        (mine, my_more), (theirs, their_more) = search(here), ([], [])
+    # Every candidate in the order of ``pairs``, then the other methods on the
+    # best one, whichever side found it.
+    order = {(mcs, ms): i for i, (mcs, ms) in enumerate(pairs)}
+    tried = sorted(
+        mine + theirs, key=lambda c: order[c["min_cluster_size"], c["min_samples"]]
+    )
     best = max(tried, key=lambda c: c["score"])
-    for method in methods[1:]:
-        tried.append(attempt(best["min_cluster_size"], best["min_samples"], method))
+    tried += my_more if best["min_samples"] in here else their_more
     best = max(tried, key=lambda c: c["score"])
     table = [c | {"chosen": c is best} for c in tried]
     if record_key is not None:
@@ -387,7 +421,9 @@ def _single_linkage(coords: np.ndarray, ms: int) -> np.ndarray:
     """HDBSCAN's single-linkage tree of ``coords`` for ``min_samples=ms``."""
     import hdbscan
 
-    clusterer = hdbscan.HDBSCAN(min_cluster_size=2, min_samples=ms).fit(coords)
+    clusterer = hdbscan.HDBSCAN(
+        min_cluster_size=2, min_samples=ms, core_dist_n_jobs=1
+    ).fit(coords)
     return clusterer.single_linkage_tree_.to_numpy()
 
 
@@ -408,5 +444,7 @@ def _hdbscan(
         min_samples=ms,
         cluster_selection_method=method,
         prediction_data=True,
+        # In-process: worker processes cost more to start than they save here.
+        core_dist_n_jobs=1,
     )
     return clusterer, renumber(clusterer.fit_predict(coords), counts)

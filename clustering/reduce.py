@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -43,6 +42,11 @@ MAP_EPOCHS: int | None = 200
 #: Above this many distinct texts, both reductions are fitted on a seeded sample of
 #: this size and the other texts are placed with UMAP's transform.
 FIT_SAMPLE = 20_000
+
+#: Candidates shortlisted beyond ``n_neighbors`` by a bfloat16 product before the
+#: float32 similarities choose, from this many searched vectors on.
+_KNN_SHORTLIST = 16
+_KNN_SHORTLIST_FROM = 4096
 
 #: From this many distinct texts, the map is fitted in a second process while the
 #: clustering reduction is fitted (when the machine has a second core).
@@ -148,15 +152,36 @@ def exact_neighbors(
     n = len(query)
     indices = np.empty((n, n_neighbors), dtype=np.int64)
     distances = np.empty((n, n_neighbors), dtype=np.float32)
+    # On CPUs with native bfloat16, a bfloat16 product shortlists candidates
+    # and their float32 similarities pick the neighbours among them.
+    extra = _KNN_SHORTLIST if len(data) >= _KNN_SHORTLIST_FROM else 0
+    if extra:
+        from clustering.embed import native_bfloat16
+
+        extra = extra if native_bfloat16() else 0
+    shortlist = min(n_neighbors + extra, len(data))
     with torch.inference_mode():
+        coarse = (query, data)
+        if extra:
+            coarse = (query.to(torch.bfloat16), data.to(torch.bfloat16))
         for start in range(0, n, _KNN_BLOCK):
             stop = min(start + _KNN_BLOCK, n)
-            similar = query[start:stop] @ data.T
+            rows = torch.arange(stop - start)
+            similar = coarse[0][start:stop] @ coarse[1].T
             if among is None:
                 # The point itself comes first, even when another is identical.
-                rows = torch.arange(stop - start)
                 similar[rows, rows + start] = 2.0
-            values, found = torch.topk(similar, n_neighbors, dim=1)
+            if extra:
+                _, candidates = torch.topk(similar, shortlist, dim=1)
+                similar = torch.einsum(
+                    "bd,bcd->bc", query[start:stop], data[candidates]
+                )
+                if among is None:
+                    similar[candidates == (rows + start)[:, None]] = 2.0
+                values, order = torch.topk(similar, n_neighbors, dim=1)
+                found = candidates.gather(1, order)
+            else:
+                values, found = torch.topk(similar, n_neighbors, dim=1)
             indices[start:stop] = found.numpy()
             distances[start:stop] = (1.0 - values).clamp_(min=0.0).numpy()
     if among is None:
@@ -391,6 +416,8 @@ def _fit_reduction(
             vectors, n_neighbors, n_components, random_state, min_dist_map, verbose
         )
 
+    from clustering.parallel import side_by_side
+
     enable_compile_cache()
 
     # Fit the graph's size to the data.
@@ -409,10 +436,11 @@ def _fit_reduction(
     settings |= {"metric": "cosine", "precomputed_knn": knn, "verbose": verbose}
     cluster_job = dict(n_components=n_components, min_dist=0.0, n_epochs=CLUSTER_EPOCHS)
     map_job = dict(n_components=2, min_dist=min_dist_map, n_epochs=MAP_EPOCHS)
-    if n >= CONCURRENT_MIN and _can_fork():
-        # Seeded UMAP runs on one thread: fit the map in a forked child meanwhile.
-        (cluster_coords, cluster_umap), (map_coords, map_umap) = _fit_side_by_side(
-            vectors, settings | cluster_job, settings | map_job
+    if n >= CONCURRENT_MIN:
+        # Seeded UMAP runs on one core: fit the map on the other meanwhile.
+        (cluster_coords, cluster_umap), (map_coords, map_umap) = side_by_side(
+            lambda: _fit_umap(vectors, settings | cluster_job),
+            lambda: _fit_umap(vectors, settings | map_job),
         )
     else:
         cluster_coords, cluster_umap = _fit_umap(vectors, settings | cluster_job)
@@ -499,57 +527,6 @@ def _fit_umap(vectors: np.ndarray, settings: dict) -> tuple[np.ndarray, UmapStat
         )
         coords = reducer.fit_transform(vectors)
     return np.asarray(coords, dtype=np.float64), UmapState.from_reducer(reducer)
-
-
-def _can_fork() -> bool:
-    """Whether a second core is free and processes can be forked (Linux)."""
-    import sys
-
-    return sys.platform == "linux" and len(os.sched_getaffinity(0)) >= 2
-
-
-def _fit_in_child(sender, vectors: np.ndarray, settings: dict) -> None:
-    try:
-        sender.send(("done", _fit_umap(vectors, settings)))
-    except BaseException as error:  # reported to the parent, which refits
-        sender.send(("failed", repr(error)))
-    finally:
-        sender.close()
-
-
-def _fit_side_by_side(
-    vectors: np.ndarray, first: dict, second: dict
-) -> tuple[tuple, tuple]:
-    """Fit ``first`` here and ``second`` in a forked process at the same time.
-
-    The child inherits the vectors and the graph (nothing is copied up front)
-    and sends back only its coordinates. If it fails, ``second`` is fitted here
-    afterwards, so the result never depends on the child.
-    """
-    import multiprocessing
-
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_fit_in_child, args=(sender, vectors, second), daemon=True
-    )
-    child.start()
-    sender.close()
-    try:
-        here = _fit_umap(vectors, first)
-        try:
-            status, there = receiver.recv()
-        except EOFError:
-            status, there = "failed", "the process ended without an answer"
-    finally:
-        receiver.close()
-        child.join(timeout=10)
-        if child.is_alive():
-            child.kill()
-    if status != "done":
-        logger.warning("fitting the map beside the clustering failed (%s)", there)
-        there = _fit_umap(vectors, second)
-    return here, there
 
 
 def umap_transform(
