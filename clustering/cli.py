@@ -590,15 +590,15 @@ def warmup(quiet: bool) -> None:
     """Compile the numerical kernels once, so later runs start at once.
 
     UMAP and pynndescent compile their kernels with numba on first use; this
-    runs a small reduction and clustering so that the compiled code lands in
-    numba's on-disk cache (beside the libraries, or in $NUMBA_CACHE_DIR).
+    runs a small reduction, clustering and transform so that the compiled code
+    lands in numba's on-disk cache (beside the libraries, or in $NUMBA_CACHE_DIR).
     """
     import time
 
     import numpy as np
 
     from clustering.cluster import fit_clusters
-    from clustering.reduce import reduce_vectors
+    from clustering.reduce import exact_neighbors, reduce_vectors, umap_transform
 
     started = time.perf_counter()
     rng = np.random.default_rng(0)
@@ -606,5 +606,10 @@ def warmup(quiet: bool) -> None:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     reduction = reduce_vectors(vectors)
     fit_clusters(reduction.cluster_coords)
+    # Placing rows (assign, and the rest of a large input): the transform's kernels.
+    found, distances = exact_neighbors(
+        vectors[:20], reduction.n_neighbors_used, among=vectors
+    )
+    umap_transform(reduction.cluster_umap, reduction.cluster_coords, found, distances)
     if not quiet:
         click.echo(f"Compiled and cached in {time.perf_counter() - started:.1f} s.")

@@ -167,6 +167,11 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         logger.info("loading model %s from %s", self.model, self._location)
+        if not self.show_progress:
+            # transformers draws its own bar while loading the weights.
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
         try:
             encoder = SentenceTransformer(self._location, local_files_only=self._local)
         except (OSError, ValueError) as error:

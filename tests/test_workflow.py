@@ -64,12 +64,38 @@ def test_reruns_are_byte_identical_in_process_and_across_processes(
         timeout=600,
     )
     assert done.returncode == 0, done.stderr
+    # --quiet: nothing on stdout, and no progress bar of the model's loading.
+    assert done.stdout == "" and "Loading weights" not in done.stderr
     groups = json.loads((first_run / "run.json").read_text())["counts"]["groups"]
     assert groups >= 3
     for name in ("assignments.csv", "clusters.csv"):
         expected = (first_run / name).read_bytes()
         assert (tmp_path / "again" / name).read_bytes() == expected, name
         assert (tmp_path / "process" / name).read_bytes() == expected, name
+
+
+def test_a_rerun_served_by_the_caches_gives_the_same_files(
+    first_run, slice_csv, tmp_path
+):
+    cache = tmp_path / "cache"
+    for name in ("one", "two"):
+        run_cli(
+            "run",
+            str(slice_csv[0]),
+            "--out",
+            str(tmp_path / name),
+            "--cache-dir",
+            str(cache),
+            "-q",
+        )
+    stored = sorted(p.suffix for p in (cache / "results").iterdir())
+    assert stored == [".json", ".npz"]  # one reduction, one parameter search
+    second = json.loads((tmp_path / "two" / "run.json").read_text())
+    assert second["counts"]["embedded"] == 0
+    for name in ("assignments.csv", "clusters.csv"):
+        expected = (first_run / name).read_bytes()
+        assert (tmp_path / "one" / name).read_bytes() == expected, name
+        assert (tmp_path / "two" / name).read_bytes() == expected, name
 
 
 def test_rows_in_another_order_keep_their_groups(first_run, slice_csv, tmp_path):
