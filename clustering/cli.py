@@ -79,6 +79,38 @@ class _Group(click.Group):
             sys.exit(130)
 
 
+def _cache_and_output_options(command):
+    """The options ``run``, ``fit`` and ``assign`` share: caches, --force and
+    how much is printed."""
+    options = [
+        click.option(
+            "--cache-dir",
+            default=None,
+            type=click.Path(file_okay=False),
+            help="Cache folder of vectors and finished reductions (default: the "
+            "user cache folder).",
+        ),
+        click.option(
+            "--no-cache", is_flag=True, help="Neither read nor write the caches."
+        ),
+        click.option(
+            "--force", is_flag=True, help="Replace a report already in --out."
+        ),
+        click.option(
+            "--quiet", "-q", is_flag=True, help="No progress bars and no summary."
+        ),
+        click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            help="Log each stage; show tracebacks on errors.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="clustering")
 def main() -> None:
@@ -130,21 +162,25 @@ def main() -> None:
 @click.option(
     "--min-cluster-size",
     default=None,
+    metavar="N|auto",
     help="Smallest group size (default: about 2% of distinct texts).",
 )
 @click.option(
     "--min-samples",
     default=None,
+    metavar="N|auto",
     help="HDBSCAN min_samples (default: min(min-cluster-size, 10)).",
 )
 @click.option(
     "--selection-method",
     default=None,
+    metavar="auto|eom|leaf",
     help="HDBSCAN cluster selection: auto, eom or leaf (default: auto).",
 )
 @click.option(
     "--stability-repeats",
     default=None,
+    metavar="N",
     help="Subsample repeats measuring each group's stability (default: 3).",
 )
 @click.option(
@@ -160,9 +196,12 @@ def main() -> None:
     help="Column of known labels to score the groups against (never used to cluster).",
 )
 @click.option(
-    "--n-neighbors", default=None, help="Neighbours in the UMAP graph (default: 15)."
+    "--n-neighbors",
+    default=None,
+    metavar="N",
+    help="Neighbours in the UMAP graph (default: 15).",
 )
-@click.option("--seed", default=None, help="Random seed (default: 42).")
+@click.option("--seed", default=None, metavar="N", help="Random seed (default: 42).")
 @click.option(
     "--format",
     "input_format",
@@ -173,6 +212,7 @@ def main() -> None:
 @click.option(
     "--precision",
     default=None,
+    metavar="auto|float32|bfloat16",
     help="Embedding arithmetic: auto, float32 or bfloat16 (default: auto, "
     "bfloat16 where the CPU has it natively).",
 )
@@ -204,24 +244,13 @@ def main() -> None:
     "'chunk' averages all their pieces (default: truncate).",
 )
 @click.option(
-    "--cache-dir",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Embedding cache folder (default: the user cache folder).",
-)
-@click.option(
     "--by",
     "by",
     default=None,
     metavar="COLUMN",
     help="Break the groups down by this column (categories or dates).",
 )
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
-@click.option("--force", is_flag=True, help="Replace a report already in --out.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
-@click.option(
-    "--verbose", "-v", is_flag=True, help="Log each stage; show tracebacks on errors."
-)
+@_cache_and_output_options
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -454,18 +483,7 @@ main.add_command(fit)
 @click.option(
     "--delimiter", default=None, help="Field delimiter of INPUT (default: detected)."
 )
-@click.option(
-    "--cache-dir",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Embedding cache folder (default: the user cache folder).",
-)
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
-@click.option("--force", is_flag=True, help="Replace a report already in --out.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
-@click.option(
-    "--verbose", "-v", is_flag=True, help="Log each stage; show tracebacks on errors."
-)
+@_cache_and_output_options
 @click.pass_context
 def assign(
     ctx: click.Context,

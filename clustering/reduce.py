@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -413,7 +414,11 @@ def _fit_reduction(
     n = len(vectors)
     if n > FIT_SAMPLE:
         return _fit_on_sample(
-            vectors, n_neighbors, n_components, random_state, min_dist_map, verbose
+            vectors,
+            random_state,
+            lambda sample: _fit_reduction(
+                sample, n_neighbors, n_components, random_state, min_dist_map, verbose
+            ),
         )
 
     from clustering.parallel import side_by_side
@@ -459,15 +464,10 @@ def _fit_reduction(
 
 
 def _fit_on_sample(
-    vectors: np.ndarray,
-    n_neighbors: int,
-    n_components: int,
-    random_state: int,
-    min_dist_map: float,
-    verbose: bool,
+    vectors: np.ndarray, random_state: int, fit: Callable[[np.ndarray], Reduction]
 ) -> Reduction:
-    """Fit both reductions on a seeded sample; place the other texts with their
-    transform, from their nearest sampled texts.
+    """``fit`` both reductions on a seeded sample; place the other texts with
+    their transform, from their nearest sampled texts.
 
     The neighbour lists of the other texts (used by the search and the quality
     figures) are their nearest sampled texts, after the text itself.
@@ -476,9 +476,7 @@ def _fit_on_sample(
     rng = np.random.default_rng(random_state)
     sample = np.sort(rng.choice(n, FIT_SAMPLE, replace=False))
     rest = np.setdiff1d(np.arange(n), sample)
-    fitted = _fit_reduction(
-        vectors[sample], n_neighbors, n_components, random_state, min_dist_map, verbose
-    )
+    fitted = fit(vectors[sample])
     k = fitted.n_neighbors_used
     found, distances = exact_neighbors(vectors[rest], k, among=vectors[sample])
     cluster_coords = np.empty((n, fitted.cluster_coords.shape[1]))
