@@ -156,18 +156,7 @@ def run_pipeline(
     run_info = {
         "command": "run",
         "started_at": started.isoformat(timespec="seconds"),
-        "input": {
-            "source": table.source,
-            "sha256": table.sha256,
-            "encoding": table.encoding,
-            "delimiter": table.delimiter,
-            "format": table.format,
-            "sheet": table.sheet,
-            "columns": [str(c) for c in table.frame.columns],
-            "text_column": column,
-            "on_bad_lines": table.on_bad_lines,
-            "bad_lines": [bad.to_dict() for bad in table.bad_lines],
-        },
+        "input": _input_record(table, column) | {"on_bad_lines": table.on_bad_lines},
         "options": options.to_dict(),
         "fitted": {
             "min_cluster_size": estimator.clusters_.min_cluster_size,
@@ -418,17 +407,7 @@ def assign_pipeline(
     run_info = {
         "command": "assign",
         "started_at": started.isoformat(timespec="seconds"),
-        "input": {
-            "source": table.source,
-            "sha256": table.sha256,
-            "encoding": table.encoding,
-            "delimiter": table.delimiter,
-            "format": table.format,
-            "sheet": table.sheet,
-            "columns": columns,
-            "text_column": column,
-            "bad_lines": [bad.to_dict() for bad in table.bad_lines],
-        },
+        "input": _input_record(table, column),
         "model_dir": model_dir,
         "model_input": manifest.get("input"),
         "options": model.get_params(),
@@ -468,3 +447,18 @@ def assign_pipeline(
         estimator=model,
         map_points=(placed.distinct_map_coords, placed.distinct_labels),
     )
+
+
+def _input_record(table, column: str) -> dict:
+    """What run.json says of the input table: where from, how read, its columns."""
+    return {
+        "source": table.source,
+        "sha256": table.sha256,
+        "encoding": table.encoding,
+        "delimiter": table.delimiter,
+        "format": table.format,
+        "sheet": table.sheet,
+        "columns": [str(c) for c in table.frame.columns],
+        "text_column": column,
+        "bad_lines": [bad.to_dict() for bad in table.bad_lines],
+    }
