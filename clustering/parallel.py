@@ -23,8 +23,38 @@ There = TypeVar("There")
 
 
 def can_fork() -> bool:
-    """Whether a second core is free and processes can be forked (Linux)."""
-    return sys.platform == "linux" and len(os.sched_getaffinity(0)) >= 2
+    """Whether a second core is free and this process can be forked safely."""
+    return (
+        sys.platform == "linux"
+        and len(os.sched_getaffinity(0)) >= 2
+        and not _numba_on_openmp()
+    )
+
+
+def prefer_fork_safe_numba() -> None:
+    """Before numba's first parallel loop, choose its workqueue threading layer.
+
+    UMAP runs some loops in parallel with numba, whose default layer here is GNU
+    OpenMP: a process forked after that aborts ("fork() called from a process
+    already using GNU OpenMP"). The workqueue layer survives a fork. Nothing is
+    changed once numba has started its threads or when a layer was chosen (for
+    example with ``$NUMBA_THREADING_LAYER``).
+    """
+    import numba
+    from numba.np.ufunc import parallel as numba_parallel
+
+    if not numba_parallel._is_initialized and numba.config.THREADING_LAYER == "default":
+        numba.config.THREADING_LAYER = "workqueue"
+
+
+def _numba_on_openmp() -> bool:
+    """Whether numba's threads run on OpenMP already (then no fork is safe)."""
+    if "numba" not in sys.modules:
+        return False
+    import numba
+    from numba.np.ufunc import parallel as numba_parallel
+
+    return bool(numba_parallel._is_initialized) and numba.threading_layer() == "omp"
 
 
 def _child(sender, work: Callable[[], object]) -> None:

@@ -421,8 +421,9 @@ def _fit_reduction(
             ),
         )
 
-    from clustering.parallel import side_by_side
+    from clustering.parallel import prefer_fork_safe_numba, side_by_side
 
+    prefer_fork_safe_numba()
     enable_compile_cache()
 
     # Fit the graph's size to the data.

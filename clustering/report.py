@@ -45,6 +45,8 @@ OPTIONAL_FILES = ("breakdown.csv",)
 """Files written only when asked for (``by=COLUMN``)."""
 N_EXAMPLES = 10
 """Example rows per group behind the card's toggle, besides the central ones."""
+N_UNCLUSTERED = 50
+"""Distinct unclustered texts listed in the report, those with most rows first."""
 _EXAMPLE_CHARS = 300
 
 
@@ -125,6 +127,20 @@ def clusters_table_for_csv(clusters: pd.DataFrame) -> pd.DataFrame:
     return flat
 
 
+def unclustered_texts(
+    result: ClusteringResult, n_texts: int = N_UNCLUSTERED
+) -> list[tuple[str, int]]:
+    """The distinct unclustered texts holding most rows, with their row counts
+    (ties in text order), each cut to 300 characters."""
+    import numpy as np
+
+    estimator = result.estimator
+    counts = estimator.prepared_.counts
+    alone = np.flatnonzero(np.asarray(estimator.distinct_labels_) < 0)
+    chosen = alone[np.argsort(-counts[alone], kind="stable")][:n_texts]
+    return [(_cut(estimator.texts_[i], _EXAMPLE_CHARS), int(counts[i])) for i in chosen]
+
+
 def report_context(result: ClusteringResult, map_png: bytes) -> dict:
     """What both report templates show: counts, options, groups, charts."""
     from clustering.plot import group_colours
@@ -137,6 +153,7 @@ def report_context(result: ClusteringResult, map_png: bytes) -> dict:
         "groups": result.groups,
         "colours": group_colours(len(result.groups)),
         "examples": group_examples(result),
+        "unclustered_texts": unclustered_texts(result),
         "unclustered": int(result.run_info["counts"]["unclustered"]),
         "map_image": base64.b64encode(map_png).decode(),
         "by": options.get("by"),

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from markupsafe import escape
 
 import clustering
 from clustering import interactive
@@ -86,6 +87,24 @@ def test_summary_counts_and_parameters(report):
         f"<th>min_cluster_size</th><td>{result.run_info['fitted']['min_cluster_size']}",
     ):
         assert shown in html, shown
+
+
+def test_unclustered_rows_are_listed_most_frequent_first(report):
+    result, out = report
+    html = (out / "report.html").read_text()
+    table = result.assignments
+    alone = table[table.status == "unclustered"]
+    assert len(alone) >= 1  # 400 glosses always leave some rows out
+    assert '<section id="unclustered">' in html
+    assert f"{len(alone)} kept rows fit no group" in html
+    listed = clustering.report.unclustered_texts(result)
+    assert len(listed) == min(alone.text.nunique(), clustering.report.N_UNCLUSTERED)
+    rows = alone.text.value_counts()
+    assert [n for _, n in listed] == sorted(rows.to_numpy(), reverse=True)[
+        : len(listed)
+    ]
+    assert {text for text, _ in listed} <= set(alone.text)
+    assert str(escape(listed[0][0])) in html
 
 
 def test_breakdown_csv_counts_every_kept_row(report):
