@@ -541,6 +541,7 @@ class TextClusterer(ClusterMixin, BaseEstimator):
             self.embedder_ = Embedder(
                 self.model_name_,
                 batch_size=self.batch_size,
+                precision=self.precision,
                 show_progress=self.show_progress,
                 cache_dir=self.cache_dir,
                 use_cache=self.use_cache,
