@@ -19,7 +19,12 @@ from clustering.errors import InputError, ParameterError
 from clustering.io import InputTable, read_table, table_from_data
 from clustering.options import Options, make_options, make_read_options
 from clustering.prepare import choose_text_column
-from clustering.result import ClusteringResult, build_assignments, build_clusters
+from clustering.result import (
+    ClusteringResult,
+    MapPoints,
+    build_assignments,
+    build_clusters,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -445,7 +450,12 @@ def assign_pipeline(
         groups=groups,
         run_info=run_info,
         estimator=model,
-        map_points=(placed.distinct_map_coords, placed.distinct_labels),
+        map_points=MapPoints(
+            prepared.unique_texts,
+            placed.distinct_map_coords,
+            placed.distinct_labels,
+            prepared.counts,
+        ),
     )
 
 

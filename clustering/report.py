@@ -88,10 +88,8 @@ def group_examples(result: ClusteringResult, n_examples: int = N_EXAMPLES) -> di
     """
     import numpy as np
 
-    # TODO: a report of rows placed with `assign` shows the fitted model's texts
-    # on the interactive map and as examples, not the new rows (result.map_points).
-    estimator = result.estimator
-    labels = estimator.distinct_labels_
+    points = result.points
+    labels = points.labels
     rng = np.random.default_rng(result.run_info["options"].get("random_state", 0))
     examples = {}
     for group in result.groups:
@@ -99,11 +97,11 @@ def group_examples(result: ClusteringResult, n_examples: int = N_EXAMPLES) -> di
         members = [
             i
             for i in np.flatnonzero(labels == group.cluster_id)
-            if estimator.texts_[i] not in central
+            if points.texts[i] not in central
         ]
         chosen = sorted(rng.permutation(members)[:n_examples]) if members else []
         examples[group.cluster_id] = [
-            _cut(estimator.texts_[i], _EXAMPLE_CHARS) for i in chosen
+            _cut(points.texts[i], _EXAMPLE_CHARS) for i in chosen
         ]
     return examples
 
@@ -134,11 +132,11 @@ def unclustered_texts(
     (ties in text order), each cut to 300 characters."""
     import numpy as np
 
-    estimator = result.estimator
-    counts = estimator.prepared_.counts
-    alone = np.flatnonzero(np.asarray(estimator.distinct_labels_) < 0)
+    points = result.points
+    counts = np.asarray(points.counts)
+    alone = np.flatnonzero(np.asarray(points.labels) < 0)
     chosen = alone[np.argsort(-counts[alone], kind="stable")][:n_texts]
-    return [(_cut(estimator.texts_[i], _EXAMPLE_CHARS), int(counts[i])) for i in chosen]
+    return [(_cut(points.texts[i], _EXAMPLE_CHARS), int(counts[i])) for i in chosen]
 
 
 def report_context(result: ClusteringResult, map_png: bytes) -> dict:
@@ -169,14 +167,10 @@ def render_report_html(result: ClusteringResult, map_png: bytes) -> str:
     from clustering import interactive
 
     context = report_context(result, map_png)
-    estimator = result.estimator
+    points = result.points
     context["plotly_js"] = interactive.plotly_js()
     context["map_html"] = interactive.map_html(
-        estimator.texts_,
-        estimator.reduction_.map_coords,
-        estimator.distinct_labels_,
-        estimator.prepared_.counts,
-        context["names"],
+        points.texts, points.coords, points.labels, points.counts, context["names"]
     )
     context["sizes_html"] = interactive.sizes_html(
         [g.size for g in result.groups],

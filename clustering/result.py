@@ -110,6 +110,27 @@ def build_clusters(
 
 
 @dataclass
+class MapPoints:
+    """The distinct texts a result draws and quotes.
+
+    Attributes
+    ----------
+    texts : list of str, length n_distinct
+    coords : numpy.ndarray of shape (n_distinct, 2)
+        Map coordinates.
+    labels : numpy.ndarray of int, shape (n_distinct,)
+        Group of each text; ``-1`` unclustered.
+    counts : numpy.ndarray of int, shape (n_distinct,)
+        Rows holding each text.
+    """
+
+    texts: list[str]
+    coords: np.ndarray
+    labels: np.ndarray
+    counts: np.ndarray
+
+
+@dataclass
 class ClusteringResult:
     """What a run found.
 
@@ -132,10 +153,9 @@ class ClusteringResult:
     estimator : TextClusterer
         The fitted estimator, with the vectors (``embeddings_``), reducers and
         clusterer.
-    map_points : tuple of (numpy.ndarray, numpy.ndarray), optional
-        Map coordinates (n_distinct, 2) and groups (n_distinct,) of the distinct
-        texts to draw, when they are not the estimator's fitted ones (rows placed
-        in a fitted model).
+    map_points : MapPoints, optional
+        The distinct texts to draw and quote when they are not the estimator's
+        fitted ones (rows placed in a fitted model); see :attr:`points`.
     breakdown : pandas.DataFrame or None
         With ``by=COLUMN``: rows per value of that column and group (see
         :func:`clustering.breakdown.breakdown_table`); else None.
@@ -146,8 +166,22 @@ class ClusteringResult:
     groups: list[GroupDescription]
     run_info: dict
     estimator: object = field(repr=False, default=None)
-    map_points: tuple | None = field(repr=False, default=None)
+    map_points: MapPoints | None = field(repr=False, default=None)
     breakdown: pd.DataFrame | None = field(repr=False, default=None)
+
+    @property
+    def points(self) -> MapPoints:
+        """The distinct texts of this result: the placed rows of an ``assign``
+        run, else the fitted texts."""
+        if self.map_points is not None:
+            return self.map_points
+        estimator = self.estimator
+        return MapPoints(
+            estimator.texts_,
+            estimator.reduction_.map_coords,
+            estimator.distinct_labels_,
+            estimator.prepared_.counts,
+        )
 
     @property
     def quality(self) -> dict:
@@ -167,17 +201,8 @@ class ClusteringResult:
         from clustering.plot import map_figure
 
         names = {g.cluster_id: g.label for g in self.groups}
-        if self.map_points is not None:
-            coords, labels = self.map_points
-        else:
-            coords = self.estimator.reduction_.map_coords
-            labels = self.estimator.distinct_labels_
-        return map_figure(
-            coords,
-            labels,
-            names,
-            figsize=figsize,
-        )
+        points = self.points
+        return map_figure(points.coords, points.labels, names, figsize=figsize)
 
     def plot_sizes(self):
         """Bars of the group sizes; returns a :class:`matplotlib.figure.Figure`."""

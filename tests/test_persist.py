@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from clustering import ModelError, TextClusterer
 from clustering.assign import place_texts
 from clustering.cli import main
+from clustering.interactive import hover_text
 from clustering.persist import FORMAT_VERSION, MODEL_FILES
 
 
@@ -222,6 +223,22 @@ def test_fit_then_assign_through_the_cli(slices, tmp_path):
     assert clusters["size"].sum() == len(both)
     info = json.loads((tmp_path / "assigned" / "run.json").read_text())
     assert info["command"] == "assign" and info["counts"]["known_to_model"] == 50
+
+    # The report draws and quotes the assigned rows, not the model's other texts.
+    html = (tmp_path / "assigned" / "report.html").read_text()
+    central = {
+        t
+        for g in json.loads((tmp_path / "run" / "clusters.json").read_text())[
+            "clusters"
+        ]
+        for t in g["central_texts"]
+    }  # the model's groups are still described by their fitted central texts
+    only_fitted = set(fit_rows.text.iloc[50:]) - set(both.text) - central
+    new_texts = set(new_rows.text) - set(fit_rows.text)
+    assert not any(json.dumps(t)[1:-1] in html for t in only_fitted)
+    # Every new text is on the map (its hover label starts with its first words).
+    labels = [json.dumps(hover_text(t))[1:-1].split("<br>")[0] for t in new_texts]
+    assert all(label in html for label in labels)
 
     missing = runner.invoke(
         main, ["assign", str(tmp_path), str(new_csv), "--out", str(tmp_path / "x")]
