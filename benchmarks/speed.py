@@ -326,10 +326,11 @@ def print_size(row: dict) -> None:
     n, ours, theirs = row["n"], row["ours"], row.get("theirs")
     kind = "precomputed vectors" if row["precomputed"] else "embedded"
     print(f"\n== {n:,} rows ({kind}) ==")
-    print(f"{'':22}{'ours':>10}{'BERTopic':>10}{'ratio':>8}")
+    print(f"{'':26}{'ours':>10}{'BERTopic':>10}{'ratio':>8}")
     so, st = ours["stages"], theirs["stages"] if theirs else {}
     lines = [
         ("wall, fresh process", ours["wall_s"], theirs and theirs["wall_s"]),
+        ("  import (umap, hdbscan)", so.get("import", 0), st.get("import")),
         ("  embed", so.get("embed", 0), st.get("embed")),
         ("  reduce", so.get("reduce", 0), st.get("reduce")),
         ("  cluster", so.get("cluster", 0), st.get("cluster")),
@@ -345,7 +346,7 @@ def print_size(row: dict) -> None:
     for name, a, b in lines:
         b_text = f"{b:>10}" if b is not None else f"{'-':>10}"
         r = ratio(a, b) if b and "NMI" not in name and "groups" not in name else ""
-        print(f"{name:22}{a:>10}{b_text}{r:>8}")
+        print(f"{name:26}{a:>10}{b_text}{r:>8}")
     assert ours["rows_out"] == n, "every row must be in assignments.csv"
     if "ours_rerun" in row:
         rerun = row["ours_rerun"]

@@ -169,6 +169,10 @@ class ResultCache:
     def _path(self, key: str, suffix: str = ".npz") -> Path:
         return self.folder / f"{key}{suffix}"
 
+    def has(self, key: str) -> bool:
+        """Whether arrays are stored under ``key``."""
+        return self._path(key).is_file()
+
     def get(self, key: str) -> dict[str, np.ndarray] | None:
         """The arrays stored under ``key``, or ``None``."""
         path = self._path(key)

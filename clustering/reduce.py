@@ -365,8 +365,9 @@ def reduce_vectors(
         return _tiny_layout(vectors)
     key = None
     if cache is not None:
-        settings = _settings(n_neighbors, n_components, random_state, min_dist_map)
-        key = cache.key(vectors, settings)
+        key = reduction_key(
+            vectors, n_neighbors, n_components, random_state, min_dist_map
+        )
         stored = cache.get(key)
         if stored is not None:
             logger.info("reduction of %d vectors read from the cache", n)
@@ -382,13 +383,20 @@ def reduce_vectors(
     return reduction
 
 
-def _settings(
-    n_neighbors: int, n_components: int, random_state: int, min_dist_map: float
-) -> dict:
-    """Everything besides the vectors that decides a reduction's numbers."""
+def reduction_key(
+    vectors: np.ndarray,
+    n_neighbors: int = 15,
+    n_components: int = 5,
+    random_state: int = 42,
+    min_dist_map: float = 0.1,
+) -> str:
+    """Key of a reduction in the :class:`~clustering.cache.ResultCache`: the
+    exact vectors and everything else that decides its numbers."""
     from importlib.metadata import version
 
-    return {
+    from clustering.cache import ResultCache
+
+    settings = {
         "n_neighbors": n_neighbors,
         "n_components": n_components,
         "random_state": random_state,
@@ -400,6 +408,7 @@ def _settings(
         "pynndescent": version("pynndescent"),
         "layout": 1,  # bump when this module changes how it reduces
     }
+    return ResultCache.key(vectors, settings)
 
 
 def _fit_reduction(
