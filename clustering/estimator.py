@@ -7,6 +7,8 @@ files, choosing the column and writing reports.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import time
@@ -115,8 +117,13 @@ def quality_panel(
     groups: list,
     n_repeats: int,
     random_state: int,
+    cache: object | None = None,
+    cache_key: str | None = None,
 ) -> dict:
     """Label-free quality figures of a run; sets each group's stability.
+
+    With a :class:`~clustering.cache.ResultCache` and the reduction's key, the
+    figures of the same grouping of the same coordinates are read back.
 
     Returns
     -------
@@ -132,22 +139,44 @@ def quality_panel(
     labels = clusters.labels
     if clusters.clusterer is None:  # no density fit to repeat
         n_repeats = 0
+    record_key = None
+    if cache is not None and cache_key is not None:
+        digest = hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64))
+        settings = [cache_key, digest.hexdigest(), n_repeats, random_state]
+        settings += [clusters.min_cluster_size, clusters.min_samples, clusters.method]
+        record_key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:32]
+        record = cache.get_record(record_key)
+        if isinstance(record, dict) and len(record.get("stability", [])) == len(groups):
+            return _quality_record(record, groups, n_repeats)
     stability = quality.group_stability(
         labels,
         lambda positions: refit_labels(coords, clusters, positions),
         n_repeats=n_repeats,
         random_state=random_state,
     )
-    for group in groups:
-        value = stability[group.cluster_id]
-        group.stability = None if np.isnan(value) else round(float(value), 4)
-        group.unstable = bool(value < quality.UNSTABLE_BELOW)
     figures = {
         "modularity": None if graph is None else quality.modularity(graph, labels),
         "relative_validity": quality.relative_validity(coords, labels),
         "silhouette": quality.silhouette(coords, labels, random_state),
     }
-    panel = {k: None if v is None else round(v, 4) for k, v in figures.items()}
+    record = {k: None if v is None else round(v, 4) for k, v in figures.items()}
+    record["stability"] = [
+        None if np.isnan(stability[g.cluster_id]) else float(stability[g.cluster_id])
+        for g in groups
+    ]
+    if record_key is not None:
+        cache.put_record(record_key, record)
+    return _quality_record(record, groups, n_repeats)
+
+
+def _quality_record(record: dict, groups: list, n_repeats: int) -> dict:
+    """The panel from its figures; sets each group's stability and flag."""
+    from clustering import quality
+
+    for group, value in zip(groups, record["stability"], strict=True):
+        group.stability = None if value is None else round(float(value), 4)
+        group.unstable = value is not None and value < quality.UNSTABLE_BELOW
+    panel = {k: record[k] for k in ("modularity", "relative_validity", "silhouette")}
     panel["stability_repeats"] = n_repeats
     panel["unstable_groups"] = [g.cluster_id for g in groups if g.unstable]
     panel["groups"] = [
@@ -433,6 +462,8 @@ class TextClusterer(ClusterMixin, BaseEstimator):
             groups,
             options.stability_repeats,
             options.random_state,
+            cache=results,
+            cache_key=reduction.cache_key,
         )
         lap("quality")
 

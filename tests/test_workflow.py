@@ -89,9 +89,13 @@ def test_a_rerun_served_by_the_caches_gives_the_same_files(
             "-q",
         )
     stored = sorted(p.suffix for p in (cache / "results").iterdir())
-    assert stored == [".json", ".npz"]  # one reduction, one parameter search
-    second = json.loads((tmp_path / "two" / "run.json").read_text())
+    assert stored == [".json", ".json", ".npz"]  # reduction, search, quality
+    first, second = (
+        json.loads((tmp_path / name / "run.json").read_text())
+        for name in ("one", "two")
+    )
     assert second["counts"]["embedded"] == 0
+    assert second["quality"] == first["quality"]
     for name in ("assignments.csv", "clusters.csv"):
         expected = (first_run / name).read_bytes()
         assert (tmp_path / "one" / name).read_bytes() == expected, name
