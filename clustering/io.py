@@ -28,6 +28,8 @@ _SNIFF_LINES = 200
 #: Tie-break among equally likely legacy encodings: Windows-1252 exports are the
 #: most common, then ISO-8859-1.
 _PREFERRED_LEGACY = ("cp1252", "latin_1")
+#: How much messier than the cleanest reading a preferred encoding may be.
+_CHAOS_MARGIN = 0.005
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -136,19 +138,17 @@ def detect_encoding(raw: bytes) -> str:
             "could not detect the file's text encoding; pass it with --encoding "
             "(for example --encoding cp1252)"
         )
-    # The detector often ties several single-byte code pages on short files; among
-    # those that fit equally well, take the most common export encoding.
-    best = matches[0]
-    tied = [
-        m
-        for m in matches
-        if abs(m.chaos - best.chaos) < 1e-6 and abs(m.coherence - best.coherence) < 1e-6
-    ]
+    # Single-byte code pages often read a file almost equally well, and the
+    # detector may rank a rare one first (cp775 over cp1252 for French text, on
+    # its language-coherence score). Among those whose decoding is as clean as the
+    # cleanest, take the most common export encoding.
+    lowest = min(m.chaos for m in matches)
+    clean = [m for m in matches if m.chaos <= lowest + _CHAOS_MARGIN]
     for preferred in _PREFERRED_LEGACY:
-        for match in tied:
+        for match in clean:
             if preferred in match.could_be_from_charset:
                 return preferred
-    return best.encoding
+    return matches[0].encoding
 
 
 def detect_delimiter(text: str) -> str:
