@@ -163,13 +163,14 @@ def main() -> None:
     "--min-cluster-size",
     default=None,
     metavar="N|auto",
-    help="Smallest group size (default: about 2% of distinct texts).",
+    help="Smallest group size (default: auto, searched with min-samples by "
+    "neighbour-graph modularity).",
 )
 @click.option(
     "--min-samples",
     default=None,
     metavar="N|auto",
-    help="HDBSCAN min_samples (default: min(min-cluster-size, 10)).",
+    help="HDBSCAN min_samples (default: auto, searched among 1, 2, 5, 10, 20).",
 )
 @click.option(
     "--selection-method",
@@ -456,7 +457,7 @@ fit = click.Command(
     "fit",
     callback=run.callback,
     params=_fit_params(),
-    help="Fit the groups of INPUT and save the model to --model-dir; takes the "
+    help="Fit the groups of INPUT and save the model to --model-dir.\n\nTakes the "
     "options of 'run'.",
 )
 main.add_command(fit)

@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 def _check_against_data(options: Options, prepared: PreparedTexts) -> None:
     """Limits that depend on the data, checked before the model is loaded."""
+    if prepared.n_rows == 0:
+        raise InputError("the input has no rows: there is nothing to cluster")
     if prepared.n_kept == 0:
         reasons = ", ".join(f"{k}: {v}" for k, v in prepared.skipped_counts().items())
         raise InputError(

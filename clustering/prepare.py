@@ -155,11 +155,25 @@ def choose_text_column(frame: pd.DataFrame, requested: str | None = None) -> str
     if requested is not None:
         if requested in columns:
             return requested
-        raise ParameterError("text_column", f"one of the columns {listing}", requested)
+        alike = [c for c in columns if c.strip().lower() == requested.strip().lower()]
+        raise ParameterError(
+            "text_column",
+            f"one of the columns {listing}",
+            requested,
+            f"Did you mean {alike[0]!r}?" if alike else "",
+        )
     if not columns:
         raise InputError("the input has no columns")
     if len(columns) == 1:
         return columns[0]
+    if len(frame) == 0:
+        named = [c for c in columns if c.strip().lower() in TEXT_COLUMN_NAMES]
+        if named:
+            return named[0]
+        raise InputError(
+            f"the input has a header ({listing}) but no rows: there is nothing to "
+            "cluster"
+        )
 
     scores = {c: _text_score(frame[c]) for c in columns}
     textual = [c for c in columns if scores[c][0] >= 0.5]

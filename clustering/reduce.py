@@ -561,6 +561,8 @@ def umap_transform(
     numpy.ndarray of shape (n_samples, n_components)
     """
     import scipy.sparse
+
+    enable_compile_cache()
     from umap.layouts import optimize_layout_euclidean
     from umap.umap_ import (
         compute_membership_strengths,

@@ -182,7 +182,11 @@ def test_html_in_cells_and_column_names_shows_as_text(tmp_path):
             "text\nNA\n\n   \n",
             "no usable text in column 'text': all 2 rows were skipped",
         ),
-        ("text\n", "no usable text in column 'text': all 0 rows were skipped"),
+        ("text\n", "the input has no rows: there is nothing to cluster"),
+        (
+            "id,note\n",
+            "the input has a header ('id', 'note') but no rows: there is nothing",
+        ),
         ("", "input file is empty"),
         ("id,text\n1,ok\n2,a,b\n", "line 3: expected 2 fields, saw 3"),
     ],

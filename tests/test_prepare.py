@@ -76,3 +76,9 @@ def test_unknown_column_is_an_error_listing_columns():
     ):
         choose_text_column(frame, "body")
     assert np.array_equal(prepare_texts(frame["text"].tolist()).row_to_unique, [0])
+
+
+def test_a_column_name_in_another_case_is_suggested():
+    frame = pd.DataFrame({"id": ["1"], "Comment": ["late parcel"]})
+    with pytest.raises(ParameterError, match="got 'comment'. Did you mean 'Comment'"):
+        choose_text_column(frame, "comment")
