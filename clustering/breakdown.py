@@ -34,6 +34,14 @@ def parse_dates(values: pd.Series) -> pd.Series | None:
     [1.0, 2.0, nan]
     >>> parse_dates(pd.Series(["red", "blue"])) is None
     True
+
+    Day and month are read the same way in the whole column:
+
+    >>> parse_dates(pd.Series(["17/03/2024", "12/02/2024", "2024-05-06"])).dt.month
+    0    3
+    1    2
+    2    5
+    dtype: int32
     """
     text = values.astype("string").str.strip()
     present = text.notna() & (text != "")
@@ -41,11 +49,23 @@ def parse_dates(values: pd.Series) -> pd.Series | None:
         return None
     if text[present].str.fullmatch(r"[+-]?\d+([.,]\d+)?").all():
         return None
-    parsed = pd.to_datetime(text.where(present), errors="coerce", format="mixed")
+    # One reading of day and month for the whole column: day first when some date
+    # can only be read so (17/03/2024), else month first. Year-first dates (ISO)
+    # are read as such either way.
+    year_first = text.str.match(r"\d{4}\D").fillna(False).astype(bool)
+    fields = text.str.extract(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b")
+    day_first = bool((pd.to_numeric(fields[0], errors="coerce") > 12).any())
+
+    def read(cells: pd.Series, **how: bool) -> pd.Series:
+        # Times with an offset are moved to UTC; the others are taken as they are.
+        return pd.to_datetime(cells, errors="coerce", format="mixed", utc=True, **how)
+
+    parsed = read(text.where(present & ~year_first), dayfirst=day_first)
+    if year_first.any():
+        parsed[year_first] = read(text[year_first])
+    parsed = parsed.dt.tz_localize(None)
     if parsed[present].notna().mean() < _DATE_SHARE:
         return None
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     return parsed
 
 

@@ -164,6 +164,24 @@ def test_cli_by_unknown_column_is_a_one_line_error(tmp_path):
     ]
 
 
+def test_day_and_month_are_read_one_way_for_the_whole_column():
+    # 17/03 can only be day first, so 12/02 is the 12th of February, not 2
+    # December; ISO dates stay year-month-day; offsets are moved to UTC.
+    cells = ["2024-05-30", "17/03/2024", "12/02/2024", "06/03/2024", "", "2024-01-11"]
+    cells.append("2024-05-06T10:00:00+02:00")
+    parsed = parse_dates(pd.Series(cells))
+    expected = ["2024-05-30", "2024-03-17", "2024-02-12", "2024-03-06", None]
+    expected += ["2024-01-11", "2024-05-06 08:00"]
+    assert parsed.tolist()[:4] == [pd.Timestamp(d) for d in expected[:4]]
+    assert pd.isna(parsed[4])
+    assert parsed.tolist()[5:] == [pd.Timestamp(d) for d in expected[5:]]
+    month_first = parse_dates(pd.Series(["03/17/2024", "12/02/2024"]))
+    assert month_first.tolist() == [
+        pd.Timestamp("2024-03-17"),
+        pd.Timestamp("2024-12-02"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("dates", "bucket", "first"),
     [
