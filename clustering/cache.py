@@ -4,10 +4,9 @@ One SQLite file per model in the cache folder. The folder is, in order of
 preference: the ``cache_dir`` option, ``$CLUSTERING_CACHE_DIR``, or the user cache
 folder given by :mod:`platformdirs` (``~/.cache/clustering`` on Linux).
 
-TODO(issue 5): a text's vector can differ in its last bits with the batch it was
-embedded in (padding changes the matrix shapes), and UMAP can amplify that. A run
-reading vectors cached by runs on other texts may therefore group a few texts
-differently from a run with ``--no-cache``; reruns of one input are identical.
+A text's vector does not depend on the texts embedded with it (see
+:meth:`clustering.embed.Embedder._encode_fixed`), so vectors cached by runs on other
+texts are the bits a run with ``--no-cache`` computes.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 _CHUNK = 500  # keys per SQL query, below SQLite's variable limit
+_BATCHING = "length-buckets"  # how texts were batched (see clustering.embed)
 
 
 def default_cache_dir() -> Path:
@@ -60,7 +60,8 @@ class EmbeddingCache:
         self.model_key = model_key
         self.folder = Path(folder) if folder is not None else default_cache_dir()
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_key)[-60:]
-        digest = hashlib.sha256(model_key.encode()).hexdigest()[:12]
+        # Vectors made before texts were batched by length are kept apart.
+        digest = hashlib.sha256(f"{model_key}|{_BATCHING}".encode()).hexdigest()[:12]
         self.path = self.folder / f"{slug}-{digest}.sqlite"
 
     def _key(self, text: str) -> str:

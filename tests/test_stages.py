@@ -247,3 +247,18 @@ def test_bfloat16_vectors_match_float32_and_are_cached_apart(embedder, shared_da
     assert reference.model_key != fast.model_key
     assert fast.model_key.endswith("+bfloat16")
     assert embedder.precision_ in ("float32", "bfloat16")
+
+
+def test_a_vector_does_not_depend_on_the_texts_embedded_with_it(shared_data):
+    import pandas as pd
+
+    from clustering.embed import Embedder
+
+    texts = pd.read_csv(shared_data / "fortunes_small.csv").text.tolist()[:400]
+    embedder = Embedder(show_progress=False, use_cache=False)
+    alone = embedder.embed(texts[:150])
+    mixed = embedder.embed(texts[100:400][::-1])  # other companions, other order
+    shared = mixed[::-1][:50]  # texts 100..149
+    assert np.array_equal(alone[100:150], shared)  # the same bits, not just close
+    plain = embedder.encoder.encode(texts[:150], normalize_embeddings=True)
+    assert (np.sum(alone * plain, axis=1) > 0.99).all()  # what the model gives

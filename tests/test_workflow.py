@@ -102,17 +102,37 @@ def test_a_rerun_served_by_the_caches_gives_the_same_files(
         assert (tmp_path / "two" / name).read_bytes() == expected, name
 
 
-def test_rows_in_another_order_keep_their_groups(first_run, slice_csv, tmp_path):
-    # Without the cache: vectors cached from other batches may differ in their
-    # last bits, which UMAP can amplify (see the TODO in clustering/cache.py).
+def test_rows_in_another_order_keep_their_groups(
+    first_run, slice_csv, shared_data, tmp_path
+):
+    # With a cache filled by a run on other texts (half of them shared): a text's
+    # vector does not depend on the batch it was embedded in, so the groups are
+    # those of the first run, made without any cache.
+    other = pd.read_csv(
+        shared_data / "debian_topics_small.csv", dtype=str, keep_default_na=False
+    ).iloc[150:450]
+    other.to_csv(tmp_path / "other.csv", index=False)
+    cache = str(tmp_path / "cache")
+    run_cli(
+        "run",
+        str(tmp_path / "other.csv"),
+        "--out",
+        str(tmp_path / "other"),
+        "--cache-dir",
+        cache,
+        "-q",
+    )
     run_cli(
         "run",
         str(slice_csv[1]),
         "--out",
         str(tmp_path / "shuffled"),
-        "--no-cache",
+        "--cache-dir",
+        cache,
         "-q",
     )
+    info = json.loads((tmp_path / "shuffled" / "run.json").read_text())
+    assert info["counts"]["embeddings_from_cache"] == 150
     given = pd.read_csv(first_run / "assignments.csv", dtype=str).set_index("id")
     shuffled = pd.read_csv(tmp_path / "shuffled" / "assignments.csv", dtype=str)
     assert (
