@@ -167,6 +167,14 @@ class ResultCache:
         digest.update(memoryview(data).cast("B"))
         return digest.hexdigest()[:32]
 
+    @staticmethod
+    def record_key(*parts: object) -> str:
+        """Digest of JSON-ready ``parts`` (a reduction's key and the settings of
+        what was computed from it), for :meth:`get_record` and :meth:`put_record`."""
+        import json
+
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
     def _path(self, key: str, suffix: str = ".npz") -> Path:
         return self.folder / f"{key}{suffix}"
 

@@ -7,8 +7,6 @@ groups first, ties broken by the group's first member in canonical order.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -168,8 +166,7 @@ def search_parameters(
 
     record_key = None
     if cache is not None and cache_key is not None:
-        settings = json.dumps([cache_key, pairs, methods, SEARCH_VERSION])
-        record_key = hashlib.sha256(settings.encode()).hexdigest()[:32]
+        record_key = cache.record_key(cache_key, pairs, methods, SEARCH_VERSION)
         table = cache.get_record(record_key)
         if _is_search_table(table):
             logger.info("parameter search read from the cache")

@@ -8,7 +8,6 @@ files, choosing the column and writing reports.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import time
@@ -144,9 +143,15 @@ def quality_panel(
     record_key = None
     if cache is not None and cache_key is not None:
         digest = hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64))
-        settings = [cache_key, digest.hexdigest(), n_repeats, random_state]
-        settings += [clusters.min_cluster_size, clusters.min_samples, clusters.method]
-        record_key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:32]
+        record_key = cache.record_key(
+            cache_key,
+            digest.hexdigest(),
+            n_repeats,
+            random_state,
+            clusters.min_cluster_size,
+            clusters.min_samples,
+            clusters.method,
+        )
         record = cache.get_record(record_key)
         if isinstance(record, dict) and len(record.get("stability", [])) == len(groups):
             return _quality_record(record, groups, n_repeats)
@@ -417,13 +422,12 @@ class TextClusterer(ClusterMixin, BaseEstimator):
             "n_components": options.n_components,
             "random_state": options.random_state,
         }
+        key = None
         if len(texts) >= MIN_POINTS_FOR_UMAP:
-            cached = results is not None and results.has(
-                reduction_key(vectors, **params)
-            )
-            _import_stage_libraries(umap=not cached)
+            key = reduction_key(vectors, **params) if results is not None else None
+            _import_stage_libraries(umap=not (key and results.has(key)))
         lap("import")
-        reduction = reduce_vectors(vectors, **params, cache=results)
+        reduction = reduce_vectors(vectors, **params, cache=results, cache_key=key)
         lap("reduce")
         graph = None
         if reduction.knn_indices is not None:

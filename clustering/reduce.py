@@ -335,6 +335,7 @@ def reduce_vectors(
     min_dist_map: float = 0.1,
     verbose: bool = False,
     cache: ResultCache | None = None,
+    cache_key: str | None = None,
 ) -> Reduction:
     """Fit UMAP twice on one shared neighbour graph.
 
@@ -355,6 +356,9 @@ def reduce_vectors(
     cache : ResultCache or None, default=None
         Where finished reductions are kept: the same vectors with the same
         settings are read back instead of fitted again (same numbers).
+    cache_key : str or None, default=None
+        The :func:`reduction_key` of these vectors and settings, when the caller
+        has it already (the vectors are hashed once).
 
     Returns
     -------
@@ -363,8 +367,8 @@ def reduce_vectors(
     n = len(vectors)
     if n < MIN_POINTS_FOR_UMAP:
         return _tiny_layout(vectors)
-    key = None
-    if cache is not None:
+    key = cache_key
+    if cache is not None and key is None:
         key = reduction_key(
             vectors, n_neighbors, n_components, random_state, min_dist_map
         )
